@@ -1,0 +1,1 @@
+"""API keys: bearer authentication with read, ingest and admin scopes."""

@@ -1,0 +1,45 @@
+"""Settings from the environment (prefix MLSLO_), read once through get_settings()."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("mlslo"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MLSLO_", env_file=None, extra="ignore")
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the Postgres database. Unset: an embedded Postgres is started.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Per-user directory for the embedded Postgres cluster and other local state.",
+    )
+    slo_definitions_dir: Path = Path("slo_definitions")
+    slack_webhook_url: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    grafana_url: str = "http://127.0.0.1:3000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    evaluation_interval_seconds: float = Field(default=30.0, gt=0)
+    delivery_interval_seconds: float = Field(default=5.0, gt=0)
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    min_events_per_window: int = Field(
+        default=1, ge=1, description="Alert rules need at least this many events in the long window."
+    )
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

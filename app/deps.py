@@ -1,0 +1,83 @@
+"""FastAPI dependencies shared by every router: the session, the clock and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from app.auth import service as auth_service
+from app.auth.service import Principal, Scope
+from app.clock import Clock
+from app.config import Settings
+from app.db import SessionFactory
+
+
+def get_db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the endpoint returns, rolled back on error."""
+    session_factory: SessionFactory = request.app.state.session_factory
+    with session_factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_settings_from_app(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DbSession = Annotated[Session, Depends(get_db_session)]
+AppClock = Annotated[Clock, Depends(get_clock)]
+AppSettings = Annotated[Settings, Depends(get_settings_from_app)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key created with `mlslo keys create`.")
+
+
+def get_principal(
+    db_session: DbSession,
+    clock: AppClock,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing bearer API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = auth_service.authenticate(db_session=db_session, clock=clock, secret=credentials.credentials)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="invalid or revoked API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require_scope(scope: Scope) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.allows(scope):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this API key lacks the '{scope.value}' scope",
+            )
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(require_scope(Scope.READ))]
+Ingester = Annotated[Principal, Depends(require_scope(Scope.INGEST))]
+Admin = Annotated[Principal, Depends(require_scope(Scope.ADMIN))]

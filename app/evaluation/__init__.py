@@ -1,0 +1,1 @@
+"""Evaluation: SLO status, burn-rate alert decisions and breaches."""

@@ -1,0 +1,132 @@
+"""The FastAPI application: create_app(settings) wires routers, errors, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from app import __version__
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.db import SessionFactory, database_is_reachable
+from app.errors import DomainError
+from app.metrics import SloStatusCollector
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppDependencies:
+    """What the app runs on; the CLI, the demo and the tests each build their own."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: SessionFactory
+    clock: Clock = field(default_factory=SystemClock)
+    # Started with the app and stopped with it (the scheduler, in `mlslo serve`).
+    on_startup: list[Callable[[], None]] = field(default_factory=list)
+    on_shutdown: list[Callable[[], None]] = field(default_factory=list)
+
+
+def create_app(deps: AppDependencies) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for start in deps.on_startup:
+            start()
+        try:
+            yield
+        finally:
+            for stop in deps.on_shutdown:
+                stop()
+
+    app = FastAPI(
+        title="mlslo",
+        version=__version__,
+        description="SLI/SLO reliability monitoring for ML systems.",
+        lifespan=lifespan,
+    )
+    app.state.settings = deps.settings
+    app.state.session_factory = deps.session_factory
+    app.state.clock = deps.clock
+    app.state.engine = deps.engine
+
+    _add_error_handlers(app)
+    app.include_router(_health_router(deps.engine))
+    app.include_router(_api_router(), prefix="/api/v1")
+
+    registry = CollectorRegistry()
+    registry.register(SloStatusCollector(deps.session_factory))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _api_router() -> APIRouter:
+    from app.evaluation.router import router as evaluation_router
+    from app.measurements.router import router as measurements_router
+    from app.notifications.router import router as notifications_router
+    from app.postmortems.router import router as postmortems_router
+    from app.slos.router import router as slos_router
+    from app.systems.router import router as systems_router
+
+    api = APIRouter()
+    for router in (
+        systems_router,
+        slos_router,
+        measurements_router,
+        evaluation_router,
+        notifications_router,
+        postmortems_router,
+    ):
+        api.include_router(router)
+    return api
+
+
+def _health_router(engine: Engine) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    def readyz() -> JSONResponse:
+        if database_is_reachable(engine):
+            return JSONResponse({"status": "ready", "database": "ok"})
+        return JSONResponse(
+            {"status": "not ready", "database": "unreachable"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    return router
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        detail: dict[str, Any] = {"msg": exc.message}
+        if exc.field is not None:
+            detail["loc"] = ["body", *exc.field.split(".")]
+            detail["field"] = exc.field
+        return JSONResponse({"detail": [detail]}, status_code=exc.status_code)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        logger.info("integrity error answered with 409: %s", exc.orig)
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        return JSONResponse(
+            {"detail": [{"msg": "conflicts with existing data", "constraint": constraint}]},
+            status_code=status.HTTP_409_CONFLICT,
+        )

@@ -1,0 +1,1 @@
+"""Measurements: request events pushed by systems, stored as per-SLO, per-minute good/total counts."""

@@ -1,0 +1,22 @@
+"""Imports every ORM model so that Base.metadata knows the whole schema (for Alembic)."""
+
+from app.auth.models import ApiKey
+from app.evaluation.models import Breach, SloStatus
+from app.measurements.models import SloMinuteCount
+from app.notifications.models import Notification
+from app.postmortems.models import Postmortem, postmortem_breach
+from app.slos.models import Slo
+from app.systems.models import PhaseChange, System
+
+__all__ = [
+    "ApiKey",
+    "Breach",
+    "Notification",
+    "PhaseChange",
+    "Postmortem",
+    "Slo",
+    "SloMinuteCount",
+    "SloStatus",
+    "System",
+    "postmortem_breach",
+]

@@ -1,0 +1,1 @@
+"""Postmortems written against one or more breaches."""

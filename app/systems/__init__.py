@@ -1,0 +1,1 @@
+"""ML systems: registration, owners and lifecycle phase."""
