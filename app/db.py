@@ -43,7 +43,7 @@ class EmbeddedPostgres:
 
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server: Any = pgserver.get_server(data_dir, cleanup_mode="stop")
+        self._server: Any = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
 
     def url(self, database: str = EMBEDDED_DATABASE_NAME) -> str:
         self.ensure_database(database)

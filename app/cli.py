@@ -1,0 +1,173 @@
+"""The `mlslo` command line: serve, demo, validate, apply, db and keys."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.config import Settings, get_settings
+
+cli = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="SLI/SLO reliability monitoring for ML systems."
+)
+db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
+keys_cli = typer.Typer(no_args_is_help=True, help="API keys.")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(keys_cli, name="keys")
+
+
+def _settings() -> Settings:
+    from app.runtime import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return settings
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default MLSLO_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default MLSLO_PORT).")] = None,
+    migrate: Annotated[bool, typer.Option(help="Upgrade the schema before starting.")] = True,
+) -> None:
+    """Run the API and the scheduler (evaluation and notification delivery)."""
+    import uvicorn
+
+    from app.runtime import build_service, open_database
+
+    settings = _settings()
+    database = open_database(settings, migrate=migrate)
+    app = build_service(settings, database)
+    uvicorn.run(
+        app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level.lower()
+    )
+
+
+@cli.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="End by printing one JSON summary object.")] = False,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 600.0,
+    keep_serving: Annotated[bool, typer.Option(help="Keep the service running after the scenario.")] = False,
+) -> None:
+    """Run the service on the embedded Postgres with a simulated incident, Slack alerts and a postmortem."""
+    from app.demo.scenario import run_demo
+
+    settings = _settings()
+    summary = run_demo(settings, speed=speed, keep_serving=keep_serving, echo=not as_json)
+    if as_json:
+        print(json.dumps(summary, default=str))
+
+
+@cli.command()
+def validate(path: Annotated[Path, typer.Argument(help="A definitions folder or one SLO file.")]) -> None:
+    """Check SLO files; print every error with file, line and field."""
+    from app.slos.loader import load_path
+
+    result = load_path(path)
+    for error in result.errors:
+        typer.echo(str(error), err=True)
+    if result.errors:
+        typer.echo(f"{len(result.errors)} error(s) in {path}", err=True)
+        raise typer.Exit(1)
+    count = sum(len(file.slos) for file in result.files)
+    typer.echo(f"{len(result.files)} file(s), {count} SLO(s): valid")
+
+
+@cli.command()
+def apply(
+    path: Annotated[Path, typer.Argument(help="A definitions folder or one SLO file.")],
+    dry_run: Annotated[bool, typer.Option(help="Show the plan without changing anything.")] = False,
+) -> None:
+    """Apply SLO files to the database: all of them, or none if any is invalid."""
+    from app.clock import SystemClock
+    from app.db import transaction
+    from app.runtime import open_database
+    from app.slos import service as slos_service
+    from app.slos.loader import load_path
+
+    result = load_path(path)
+    if result.errors:
+        for error in result.errors:
+            typer.echo(str(error), err=True)
+        typer.echo(f"{len(result.errors)} error(s); nothing applied", err=True)
+        raise typer.Exit(1)
+    database = open_database(_settings())
+    try:
+        with transaction(database.session_factory) as db_session:
+            if dry_run:
+                plan = slos_service.plan_apply(db_session=db_session, files=result.files)
+                db_session.rollback()
+            else:
+                plan = slos_service.apply(
+                    db_session=db_session, clock=SystemClock(), files=result.files, applied_by="cli"
+                )
+    except slos_service.SloApplyError as exc:
+        for error in exc.errors:
+            typer.echo(str(error), err=True)
+        typer.echo(f"{len(exc.errors)} error(s); nothing applied", err=True)
+        raise typer.Exit(1) from None
+    for action in ("created", "updated", "archived", "unchanged"):
+        for name in getattr(plan, action):
+            typer.echo(f"{action:>9}  {name}")
+    typer.echo("dry run: nothing changed" if dry_run else "applied")
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Upgrade the schema (creates the embedded database when no URL is set)."""
+    from app import migrations
+    from app.runtime import open_database
+
+    database = open_database(_settings())
+    migrations.upgrade(database.engine, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+    """Downgrade the schema."""
+    from app import migrations
+    from app.runtime import open_database
+
+    database = open_database(_settings())
+    migrations.downgrade(database.engine, revision)
+    typer.echo(f"database at {revision}")
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A unique name; recorded as the actor of changes.")],
+    scope: Annotated[list[str], typer.Option(help="read, ingest or admin; repeat for several.")],
+    system: Annotated[str | None, typer.Option(help="Bind the key to one system.")] = None,
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    from app.auth import service as auth_service
+    from app.auth.service import Scope
+    from app.clock import SystemClock
+    from app.db import transaction
+    from app.errors import DomainError
+    from app.runtime import open_database
+
+    try:
+        scopes = [Scope(value) for value in scope]
+    except ValueError:
+        typer.echo(f"--scope must be one of: {', '.join(s.value for s in Scope)}", err=True)
+        raise typer.Exit(2) from None
+    database = open_database(_settings())
+    try:
+        with transaction(database.session_factory) as db_session:
+            created = auth_service.create_key(
+                db_session=db_session, clock=SystemClock(), name=name, scopes=scopes, system_name=system
+            )
+    except DomainError as exc:
+        typer.echo(f"{exc.field}: {exc.message}" if exc.field else exc.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(created.secret)
+
+
+def main() -> None:
+    cli(args=sys.argv[1:], prog_name="mlslo")

@@ -1,0 +1,139 @@
+"""HTTP endpoints for SLO status, breaches and on-demand evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.core.windows import window_label
+from app.deps import Admin, AppClock, AppSettings, DbSession, Reader
+from app.errors import NotFoundError
+from app.evaluation import repository, service
+from app.evaluation.models import Breach
+from app.evaluation.schemas import BreachRead, EvaluationRunRead, SloRead, SloStatusRead
+from app.slos import repository as slos_repository
+from app.slos.models import Slo
+from app.systems import service as systems_service
+from app.systems.models import System
+
+router = APIRouter(tags=["evaluation"])
+
+# Workbook error-budget policy: one incident over 20% of the budget requires a postmortem.
+POSTMORTEM_REQUIRED_SHARE = 0.20
+
+
+@router.get("/systems/{name}/slos", response_model=list[SloRead])
+def list_slos(
+    name: str,
+    db_session: DbSession,
+    principal: Reader,
+    include_other_phases: bool = False,
+) -> list[SloRead]:
+    system = systems_service.get(db_session=db_session, name=name, principal=principal)
+    slos = slos_repository.list_for_system(db_session=db_session, system_id=system.id)
+    return [
+        _slo_read(db_session, slo, system)
+        for slo in slos
+        if include_other_phases or slo.phase == system.phase
+    ]
+
+
+@router.get("/systems/{name}/slos/{slo_name}", response_model=SloRead)
+def get_slo(name: str, slo_name: str, db_session: DbSession, principal: Reader) -> SloRead:
+    system = systems_service.get(db_session=db_session, name=name, principal=principal)
+    slo = slos_repository.get_by_name(
+        db_session=db_session, system_id=system.id, phase=system.phase, name=slo_name
+    )
+    if slo is None or slo.archived_at is not None:
+        raise NotFoundError(
+            f"system {name!r} has no SLO {slo_name!r} in phase {system.phase!r}", field="slo_name"
+        )
+    return _slo_read(db_session, slo, system)
+
+
+@router.post("/evaluations", response_model=EvaluationRunRead)
+def run_evaluation(
+    db_session: DbSession, clock: AppClock, settings: AppSettings, _: Admin
+) -> EvaluationRunRead:
+    report = service.evaluate_all(db_session=db_session, clock=clock, settings=settings)
+    return EvaluationRunRead(**dataclasses.asdict(report))
+
+
+@router.get("/breaches", response_model=list[BreachRead])
+def list_breaches(
+    db_session: DbSession,
+    clock: AppClock,
+    principal: Reader,
+    system: str | None = None,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[BreachRead]:
+    system_id = principal.system_id
+    if system is not None:
+        system_id = systems_service.get(db_session=db_session, name=system, principal=principal).id
+    rows = repository.list_breaches(
+        db_session=db_session, system_id=system_id, open_only=open_only, limit=limit
+    )
+    return [_breach_read(db_session, clock, *row) for row in rows]
+
+
+@router.get("/breaches/{breach_id}", response_model=BreachRead)
+def get_breach(breach_id: int, db_session: DbSession, clock: AppClock, principal: Reader) -> BreachRead:
+    row = repository.get_breach(db_session=db_session, breach_id=breach_id)
+    if row is None or not principal.may_access_system(row[2].id):
+        raise NotFoundError(f"breach {breach_id} does not exist", field="breach_id")
+    return _breach_read(db_session, clock, *row)
+
+
+def _slo_read(db_session: DbSession, slo: Slo, system: System) -> SloRead:
+    status = repository.get_status(db_session=db_session, slo_id=slo.id)
+    return SloRead(
+        id=slo.id,
+        system=system.name,
+        phase=slo.phase,
+        name=slo.name,
+        description=slo.description,
+        sli_kind=slo.sli_kind,
+        threshold_ms=slo.threshold_ms,
+        objective=slo.objective,
+        window=window_label(slo.period),
+        in_force=slo.phase == system.phase and slo.archived_at is None,
+        source_path=slo.source_path,
+        status=None
+        if status is None
+        else SloStatusRead(
+            evaluated_at=status.evaluated_at,
+            sli=status.sli,
+            good_events=status.good_events,
+            total_events=status.total_events,
+            error_budget_remaining=status.error_budget_remaining,
+            burn_rates=status.burn_rates,
+            time_to_exhaustion_seconds=status.time_to_exhaustion_seconds,
+            alert_severity=status.alert_severity,
+        ),
+    )
+
+
+def _breach_read(
+    db_session: DbSession, clock: AppClock, breach: Breach, slo: Slo, system: System
+) -> BreachRead:
+    impact = service.breach_budget_impact(db_session=db_session, breach=breach, slo=slo, now=clock.now())
+    return BreachRead(
+        id=breach.id,
+        system=system.name,
+        phase=slo.phase,
+        slo=slo.name,
+        slo_id=slo.id,
+        severity=breach.severity,
+        opened_at=breach.opened_at,
+        window_start=breach.window_start,
+        resolved_at=breach.resolved_at,
+        peak_burn_rate=breach.peak_burn_rate,
+        error_budget_remaining_at_open=breach.error_budget_remaining_at_open,
+        opening_details=breach.opening_details,
+        bad_events=impact.bad_events,
+        budget_consumed_share=impact.budget_consumed_share,
+        postmortem_required=impact.budget_consumed_share > POSTMORTEM_REQUIRED_SHARE,
+    )

@@ -1,0 +1,61 @@
+"""API schemas of SLO status, breaches and evaluation runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class SloStatusRead(BaseModel):
+    evaluated_at: datetime
+    sli: float | None
+    good_events: int
+    total_events: int
+    error_budget_remaining: float
+    burn_rates: dict[str, float | None]
+    time_to_exhaustion_seconds: float | None
+    alert_severity: str | None
+
+
+class SloRead(BaseModel):
+    id: int
+    system: str
+    phase: str
+    name: str
+    description: str
+    sli_kind: str
+    threshold_ms: float | None
+    objective: float
+    window: str
+    in_force: bool
+    source_path: str
+    status: SloStatusRead | None
+
+
+class BreachRead(BaseModel):
+    id: int
+    system: str
+    phase: str
+    slo: str
+    slo_id: int
+    severity: str
+    opened_at: datetime
+    window_start: datetime
+    resolved_at: datetime | None
+    peak_burn_rate: float
+    error_budget_remaining_at_open: float
+    opening_details: dict[str, Any]
+    bad_events: int
+    budget_consumed_share: float
+    postmortem_required: bool
+
+
+class EvaluationRunRead(BaseModel):
+    evaluated_at: datetime
+    slos_evaluated: int
+    breaches_opened: list[int]
+    breaches_escalated: list[int]
+    breaches_resolved: list[int]
+    notifications_queued: int

@@ -1,0 +1,42 @@
+"""What a breach notification says, independent of where it is sent."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class NotificationEvent(enum.StrEnum):
+    FIRED = "fired"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class BreachAlert:
+    event: NotificationEvent
+    breach_id: int
+    severity: str
+    system: str
+    phase: str
+    slo: str
+    objective: float
+    period: timedelta
+    sli: float | None
+    long_window: timedelta | None
+    short_window: timedelta | None
+    long_burn_rate: float | None
+    short_burn_rate: float | None
+    burn_rate_threshold: float | None
+    error_budget_remaining: float
+    time_to_exhaustion: timedelta | None
+    owner: str | None
+    owner_channel: str | None
+    opened_at: datetime
+    resolved_at: datetime | None
+    peak_burn_rate: float
+    budget_consumed_share: float | None
+    dashboard_url: str
+    breach_url: str
+    postmortem_url: str

@@ -1,0 +1,64 @@
+"""Wires settings into a running service: database, migrations, scheduler, HTTP client, app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from app import migrations
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.db import SessionFactory, create_db_engine, create_session_factory, resolve_database_url
+from app.jobs import JobContext
+from app.main import AppDependencies, create_app
+from app.scheduling import build_scheduler
+
+OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and webhook URLs are secrets.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@dataclass
+class Database:
+    engine: Engine
+    session_factory: SessionFactory
+
+
+def open_database(settings: Settings, *, migrate: bool = False) -> Database:
+    engine = create_db_engine(resolve_database_url(settings))
+    if migrate:
+        migrations.upgrade(engine)
+    return Database(engine=engine, session_factory=create_session_factory(engine))
+
+
+def build_service(
+    settings: Settings, database: Database, *, clock: Clock | None = None, with_scheduler: bool = True
+) -> FastAPI:
+    """The API app; with the scheduler started and stopped alongside it when asked."""
+    clock = clock or SystemClock()
+    deps = AppDependencies(
+        settings=settings, engine=database.engine, session_factory=database.session_factory, clock=clock
+    )
+    if with_scheduler:
+        http_client = httpx.Client(timeout=OUTBOUND_TIMEOUT)
+        scheduler = build_scheduler(
+            JobContext(
+                settings=settings,
+                session_factory=database.session_factory,
+                clock=clock,
+                http_client=http_client,
+            )
+        )
+        deps.on_startup.append(scheduler.start)
+        deps.on_shutdown.append(lambda: scheduler.shutdown(wait=True))
+        deps.on_shutdown.append(http_client.close)
+    return create_app(deps)

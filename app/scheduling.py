@@ -1,0 +1,40 @@
+"""Builds the APScheduler scheduler from the jobs the domains declare."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from app.evaluation.jobs import EVALUATION_JOB
+from app.jobs import JobContext, ScheduledJob
+from app.notifications.jobs import DELIVERY_JOB
+
+logger = logging.getLogger(__name__)
+
+ALL_JOBS: tuple[ScheduledJob, ...] = (EVALUATION_JOB, DELIVERY_JOB)
+
+
+def _run_logged(job: ScheduledJob, context: JobContext) -> None:
+    try:
+        job.run(context)
+    except Exception:
+        # A failing run must not kill the scheduler; the next interval tries again.
+        logger.exception("scheduled job %s failed", job.id)
+
+
+def build_scheduler(context: JobContext, jobs: Sequence[ScheduledJob] = ALL_JOBS) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in jobs:
+        scheduler.add_job(
+            _run_logged,
+            "interval",
+            seconds=job.interval_seconds(context.settings),
+            args=(job, context),
+            id=job.id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+    return scheduler
