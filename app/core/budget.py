@@ -6,6 +6,14 @@ from datetime import timedelta
 
 from app.core.windows import WindowCounts
 
+# Workbook error-budget policy: a single incident that consumes more than 20% of the budget
+# requires a postmortem.
+POSTMORTEM_REQUIRED_SHARE = 0.20
+
+
+def postmortem_required(budget_consumed: float) -> bool:
+    return budget_consumed > POSTMORTEM_REQUIRED_SHARE
+
 
 def error_budget(objective: float) -> float:
     """The budget B = 1 - objective, as a ratio of events allowed to be bad."""

@@ -37,7 +37,7 @@ def list_status_rows(*, db_session: Session) -> Sequence[tuple[SloStatus, Slo, S
         .where(Slo.phase == System.phase, Slo.archived_at.is_(None))
         .order_by(System.name, Slo.name)
     )
-    return [(status, slo, system) for status, slo, system in db_session.execute(query).tuples()]
+    return [(status, slo, system) for status, slo, system in db_session.execute(query)]
 
 
 def open_breaches_by_slo(*, db_session: Session, slo_ids: Sequence[int]) -> dict[int, Breach]:
@@ -94,4 +94,4 @@ def list_breaches(
         query = query.where(Breach.resolved_at.is_(None))
     if since is not None:
         query = query.where(Breach.opened_at >= since)
-    return [(b, slo, system) for b, slo, system in db_session.execute(query).tuples()]
+    return [(b, slo, system) for b, slo, system in db_session.execute(query)]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.core.budget import postmortem_required
 from app.core.windows import window_label
 from app.deps import Admin, AppClock, AppSettings, DbSession, Reader
 from app.errors import NotFoundError
@@ -19,9 +20,6 @@ from app.systems import service as systems_service
 from app.systems.models import System
 
 router = APIRouter(tags=["evaluation"])
-
-# Workbook error-budget policy: one incident over 20% of the budget requires a postmortem.
-POSTMORTEM_REQUIRED_SHARE = 0.20
 
 
 @router.get("/systems/{name}/slos", response_model=list[SloRead])
@@ -135,5 +133,5 @@ def _breach_read(
         opening_details=breach.opening_details,
         bad_events=impact.bad_events,
         budget_consumed_share=impact.budget_consumed_share,
-        postmortem_required=impact.budget_consumed_share > POSTMORTEM_REQUIRED_SHARE,
+        postmortem_required=postmortem_required(impact.budget_consumed_share),
     )

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from app.redaction import register_secret
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
@@ -22,6 +24,7 @@ class SlackWebhookNotifier:
     def __init__(self, http_client: httpx.Client, webhook_url: SecretStr) -> None:
         self._http_client = http_client
         self._webhook_url = webhook_url
+        register_secret(webhook_url.get_secret_value())
 
     def send(self, payload: dict[str, Any]) -> DeliveryResult:
         try:
