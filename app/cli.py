@@ -58,8 +58,7 @@ def demo(
 
     settings = _settings()
     summary = run_demo(settings, speed=speed, keep_serving=keep_serving, echo=not as_json)
-    if as_json:
-        print(json.dumps(summary, default=str))
+    print(json.dumps(summary, default=str, indent=None if as_json else 2))
 
 
 @cli.command()
@@ -110,7 +109,7 @@ def apply(
             typer.echo(str(error), err=True)
         typer.echo(f"{len(exc.errors)} error(s); nothing applied", err=True)
         raise typer.Exit(1) from None
-    for action in ("created", "updated", "archived", "unchanged"):
+    for action in ("created", "updated", "restored", "archived", "unchanged"):
         for name in getattr(plan, action):
             typer.echo(f"{action:>9}  {name}")
     typer.echo("dry run: nothing changed" if dry_run else "applied")

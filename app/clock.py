@@ -50,6 +50,10 @@ class AcceleratedClock:
         self._speed = speed
         self._wall_start = time.monotonic()
 
+    @property
+    def speed(self) -> float:
+        return self._speed
+
     def now(self) -> datetime:
         elapsed = time.monotonic() - self._wall_start
         return self._start + timedelta(seconds=elapsed * self._speed)

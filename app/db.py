@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ class Base(DeclarativeBase):
 SessionFactory = sessionmaker[Session]
 
 EMBEDDED_DATABASE_NAME = "mlslo"
+STARTUP_ATTEMPTS = 3
 
 
 class EmbeddedPostgres:
@@ -43,7 +45,17 @@ class EmbeddedPostgres:
 
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server: Any = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+        self._server: Any = None
+        # pg_ctl waits 10 s for the first start; a busy machine can take longer, so try again.
+        for attempt in range(1, STARTUP_ATTEMPTS + 1):
+            try:
+                self._server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+                break
+            except Exception:
+                if attempt == STARTUP_ATTEMPTS:
+                    raise
+                logger.warning("embedded Postgres did not start (attempt %d); retrying", attempt)
+                time.sleep(1)
 
     def url(self, database: str = EMBEDDED_DATABASE_NAME) -> str:
         self.ensure_database(database)
@@ -54,6 +66,9 @@ class EmbeddedPostgres:
         exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
         if "(1 row)" not in exists:
             self._server.psql(f'CREATE DATABASE "{database}";')
+
+    def stop(self) -> None:
+        self._server.cleanup()
 
     def drop_database(self, database: str) -> None:
         self._server.psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE);')

@@ -25,6 +25,8 @@ def configure_logging(level: str) -> None:
     # httpx logs every request URL at INFO, and webhook URLs are secrets.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # APScheduler logs every run of every job at INFO; the jobs log what they changed.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 @dataclass

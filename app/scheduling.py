@@ -33,6 +33,7 @@ def build_scheduler(context: JobContext, jobs: Sequence[ScheduledJob] = ALL_JOBS
             seconds=job.interval_seconds(context.settings),
             args=(job, context),
             id=job.id,
+            name=job.id,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=None,

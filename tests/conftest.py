@@ -4,6 +4,8 @@ session per test that rolls back, an injected clock, and an app wired to all of 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,15 +29,21 @@ TEST_START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_admin_url() -> Iterator[str]:
     """A URL to a Postgres server on which the tests may create databases."""
     configured = os.environ.get("MLSLO_TEST_DATABASE_URL")
     if configured:
         yield normalize_url(configured)
         return
-    # No skip here: without Postgres the suite fails, in CI and elsewhere.
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
-    yield server.url("postgres")
+    # No skip here: without Postgres the suite fails, in CI and elsewhere. The cluster lives
+    # outside pytest's private temp dirs: its server runs as another user, who must reach it.
+    data_dir = Path(tempfile.mkdtemp(prefix="mlslo-test-pg-"))
+    server = EmbeddedPostgres(data_dir / "data")
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def create_scratch_database(admin_url: str, prefix: str) -> str:

@@ -31,7 +31,7 @@ def list_in_force(*, db_session: Session, system_id: int | None = None) -> Seque
     )
     if system_id is not None:
         query = query.where(System.id == system_id)
-    return [(slo, system) for slo, system in db_session.execute(query).tuples()]
+    return [(slo, system) for slo, system in db_session.execute(query)]
 
 
 def list_for_system(*, db_session: Session, system_id: int, include_archived: bool = False) -> Sequence[Slo]:

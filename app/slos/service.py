@@ -1,0 +1,194 @@
+"""Applying loaded SLO definition files to the database: all files or none, SLOs updated in place,
+and SLOs removed from a file archived rather than deleted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.auth.service import Principal
+from app.clock import Clock
+from app.errors import InvalidInputError
+from app.slos import repository
+from app.slos.loader import SloFile, SloFileError, find_conflicting_files
+from app.slos.models import Slo
+from app.slos.schemas import SloSpec
+from app.systems import repository as systems_repository
+from app.systems.models import System
+
+logger = logging.getLogger(__name__)
+
+
+class SloApplyError(InvalidInputError):
+    """The batch cannot be applied; nothing was changed."""
+
+    def __init__(self, errors: list[SloFileError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ApplyPlan:
+    """What applying the files changes; every entry is `system/phase/name`."""
+
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+    restored: tuple[str, ...]
+    archived: tuple[str, ...]
+    unchanged: tuple[str, ...]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.created or self.updated or self.restored or self.archived)
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One SLO row to create (no `existing` row) or to rewrite from its spec."""
+
+    label: str
+    system: System
+    slo_file: SloFile
+    spec: SloSpec
+    existing: Slo | None
+
+
+@dataclass
+class _Changes:
+    created: list[_Write] = field(default_factory=list)
+    updated: list[_Write] = field(default_factory=list)
+    restored: list[_Write] = field(default_factory=list)
+    archived: dict[str, Slo] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+
+    def plan(self) -> ApplyPlan:
+        return ApplyPlan(
+            created=tuple(sorted(write.label for write in self.created)),
+            updated=tuple(sorted(write.label for write in self.updated)),
+            restored=tuple(sorted(write.label for write in self.restored)),
+            archived=tuple(sorted(self.archived)),
+            unchanged=tuple(sorted(self.unchanged)),
+        )
+
+
+def plan_apply(
+    *, db_session: Session, files: Sequence[SloFile], principal: Principal | None = None
+) -> ApplyPlan:
+    """What `apply` would do, without changing anything; raises SloApplyError like `apply` would."""
+    return _find_changes(db_session=db_session, files=files, principal=principal).plan()
+
+
+def apply(
+    *,
+    db_session: Session,
+    clock: Clock,
+    files: Sequence[SloFile],
+    applied_by: str,
+    principal: Principal | None = None,
+) -> ApplyPlan:
+    """Make the SLOs of each file's system and phase match the file. Every file is checked before
+    anything changes; the caller commits. A `principal` bound to one system may only apply its files."""
+    changes = _find_changes(db_session=db_session, files=files, principal=principal)
+    now = clock.now()
+    for write in [*changes.created, *changes.updated, *changes.restored]:
+        slo = write.existing
+        if slo is None:
+            slo = Slo(
+                system_id=write.system.id,
+                phase=write.slo_file.phase.value,
+                name=write.spec.name,
+                created_at=now,
+            )
+            _copy_spec(slo, spec=write.spec, source_path=write.slo_file.path, now=now)
+            repository.add(db_session=db_session, slo=slo)
+        else:
+            # Same row, same id: measurements and breaches are keyed by it.
+            _copy_spec(slo, spec=write.spec, source_path=write.slo_file.path, now=now)
+    for slo in changes.archived.values():
+        slo.archived_at = now
+        slo.updated_at = now
+    db_session.flush()
+    plan = changes.plan()
+    logger.info(
+        "SLO definitions applied by %s: %d created, %d updated, %d restored, %d archived, %d unchanged",
+        applied_by,
+        len(plan.created),
+        len(plan.updated),
+        len(plan.restored),
+        len(plan.archived),
+        len(plan.unchanged),
+    )
+    return plan
+
+
+def _find_changes(*, db_session: Session, files: Sequence[SloFile], principal: Principal | None) -> _Changes:
+    errors = find_conflicting_files(files)
+    systems = systems_repository.get_by_names(
+        db_session=db_session, names={slo_file.system for slo_file in files}
+    )
+    for slo_file in files:
+        system = systems.get(slo_file.system)
+        # A key bound to another system is told the same as for a missing one, so names do not leak.
+        if system is None or (principal is not None and not principal.may_access_system(system.id)):
+            errors.append(
+                SloFileError(
+                    slo_file.path,
+                    slo_file.line_of("system"),
+                    "system",
+                    f"system {slo_file.system!r} is not registered; register it before applying its SLOs",
+                )
+            )
+    if errors:
+        raise SloApplyError(errors)
+
+    changes = _Changes()
+    for slo_file in files:
+        system = systems[slo_file.system]
+        existing_by_name = {
+            slo.name: slo
+            for slo in repository.list_for_system_phase(
+                db_session=db_session, system_id=system.id, phase=slo_file.phase.value
+            )
+        }
+        for spec in slo_file.slos:
+            existing = existing_by_name.pop(spec.name, None)
+            write = _Write(_label(slo_file, spec.name), system, slo_file, spec, existing)
+            if existing is None:
+                changes.created.append(write)
+            elif existing.archived_at is not None:
+                changes.restored.append(write)
+            elif existing.definition != _definition(spec) or existing.source_path != slo_file.path:
+                changes.updated.append(write)
+            else:
+                changes.unchanged.append(write.label)
+        # What is left is no longer in the file.
+        for name, existing in existing_by_name.items():
+            if existing.archived_at is None:
+                changes.archived[_label(slo_file, name)] = existing
+    return changes
+
+
+def _copy_spec(slo: Slo, *, spec: SloSpec, source_path: str, now: datetime) -> None:
+    slo.description = spec.description
+    slo.sli_kind = spec.sli_kind.value
+    slo.threshold_ms = spec.threshold_ms
+    slo.objective = spec.objective_ratio
+    slo.period = spec.period
+    slo.min_events = spec.min_events
+    slo.definition = _definition(spec)
+    slo.source_path = source_path
+    slo.updated_at = now
+    slo.archived_at = None
+
+
+def _definition(spec: SloSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json")
+
+
+def _label(slo_file: SloFile, name: str) -> str:
+    return f"{slo_file.system}/{slo_file.phase.value}/{name}"
