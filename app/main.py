@@ -77,6 +77,7 @@ def _api_router() -> APIRouter:
     from app.evaluation.router import router as evaluation_router
     from app.measurements.router import router as measurements_router
     from app.notifications.router import router as notifications_router
+    from app.postmortems.router import breach_drafts_router
     from app.postmortems.router import router as postmortems_router
     from app.slos.router import router as slos_router
     from app.systems.router import router as systems_router
@@ -89,6 +90,7 @@ def _api_router() -> APIRouter:
         evaluation_router,
         notifications_router,
         postmortems_router,
+        breach_drafts_router,
     ):
         api.include_router(router)
     return api

@@ -56,3 +56,16 @@ def update_postmortem(
         principal=principal,
     )
     return service.to_read(db_session=db_session, clock=clock, postmortem=postmortem)
+
+
+breach_drafts_router = APIRouter(tags=["postmortems"])
+
+
+@breach_drafts_router.get("/breaches/{breach_id}/postmortem-draft", response_model=PostmortemCreate)
+def postmortem_draft(
+    breach_id: int, db_session: DbSession, clock: AppClock, principal: Reader
+) -> PostmortemCreate:
+    """A postmortem pre-filled from the breach, to complete and POST to /postmortems."""
+    return service.draft_for_breach(
+        db_session=db_session, clock=clock, breach_id=breach_id, principal=principal
+    )

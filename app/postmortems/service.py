@@ -240,3 +240,35 @@ def _action_items_json(action_items: Sequence[ActionItem]) -> list[dict[str, Any
 
 def _timeline_json(timeline: Sequence[TimelineEntry]) -> list[dict[str, Any]]:
     return [entry.model_dump(mode="json") for entry in timeline]
+
+
+def draft_for_breach(
+    *, db_session: Session, clock: Clock, breach_id: int, principal: Principal
+) -> PostmortemCreate:
+    """A postmortem pre-filled from a breach: title, impact in budget terms, detection and timeline,
+    ready to complete and POST."""
+    context = repository.breach_contexts(db_session=db_session, breach_ids=[breach_id]).get(breach_id)
+    if context is None or not principal.may_access_system(context.system.id):
+        raise NotFoundError(f"breach {breach_id} does not exist", field="breach_id")
+    breach, slo, system = context
+    impact = breach_impact(db_session=db_session, clock=clock, context=context)
+    details = breach.opening_details
+    detection = f"{breach.severity} alert from mlslo's burn-rate rules"
+    if details.get("long_window") and details.get("long_burn_rate") is not None:
+        detection += (
+            f": {details['long_window']}/{details['short_window']} windows burning at "
+            f"{details['long_burn_rate']:.1f}x against a threshold of {details['burn_rate_threshold']:.1f}x"
+        )
+    timeline = [TimelineEntry(at=breach.opened_at, event=f"{breach.severity} alert fired for {slo.name}")]
+    if breach.resolved_at is not None:
+        timeline.append(TimelineEntry(at=breach.resolved_at, event=f"alert for {slo.name} resolved"))
+    return PostmortemCreate(
+        title=f"{system.name}/{slo.name}: {breach.severity} breach on {breach.opened_at:%Y-%m-%d}",
+        impact=(
+            f"{impact.bad_events} bad events of {impact.total_events} between {impact.window_start:%Y-%m-%d %H:%M} "
+            f"and {impact.window_end:%Y-%m-%d %H:%M} UTC: {impact.budget_consumed_share:.1%} of the error budget."
+        ),
+        detection=detection + ".",
+        timeline=timeline,
+        breach_ids=[breach.id],
+    )

@@ -188,12 +188,19 @@ def test_file_to_slack_to_postmortem(
         assert "RESOLVED" in receiver.messages[1].payload["blocks"][0]["text"]["text"]
         assert "of the error budget" in receiver.messages[1].payload["text"]
 
-        # A postmortem written against the breach shows the budget it consumed.
-        created = client.post(
-            "/api/v1/postmortems",
-            headers=admin,
-            json={"title": "Recommender errors", "breach_ids": [breaches[0]["id"]], "summary": "OOM"},
-        )
+        # The message's "Write a postmortem" button leads to a draft for the breach; completed
+        # and posted, the postmortem shows the budget the breach consumed.
+        buttons = {b["text"]["text"]: b["url"] for b in receiver.messages[1].payload["blocks"][4]["elements"]}
+        draft_url = buttons["Write a postmortem"].removeprefix("http://mlslo.test")
+        draft = client.get(draft_url, headers=admin)
+        assert draft.status_code == 200, draft.text
+        assert draft.json()["breach_ids"] == [breaches[0]["id"]]
+        assert "of the error budget" in draft.json()["impact"]
+        assert [entry["event"] for entry in draft.json()["timeline"]] == [
+            "page alert fired for api-availability",
+            "alert for api-availability resolved",
+        ]
+        created = client.post("/api/v1/postmortems", headers=admin, json={**draft.json(), "summary": "OOM"})
         assert created.status_code == 201, created.text
         postmortem = client.get(f"/api/v1/postmortems/{created.json()['id']}", headers=admin).json()
         impact = postmortem["breaches"][0]
