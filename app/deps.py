@@ -38,7 +38,9 @@ def get_settings_from_app(request: Request) -> Settings:
     return settings
 
 
-DbSession = Annotated[Session, Depends(get_db_session)]
+# scope="function": the commit runs when the endpoint returns, before any response is sent, so a
+# failed commit can never follow a success answer.
+DbSession = Annotated[Session, Depends(get_db_session, scope="function")]
 AppClock = Annotated[Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings_from_app)]
 

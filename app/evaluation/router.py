@@ -99,18 +99,7 @@ def _slo_read(db_session: DbSession, slo: Slo, system: System) -> SloRead:
         window=window_label(slo.period),
         in_force=slo.phase == system.phase and slo.archived_at is None,
         source_path=slo.source_path,
-        status=None
-        if status is None
-        else SloStatusRead(
-            evaluated_at=status.evaluated_at,
-            sli=status.sli,
-            good_events=status.good_events,
-            total_events=status.total_events,
-            error_budget_remaining=status.error_budget_remaining,
-            burn_rates=status.burn_rates,
-            time_to_exhaustion_seconds=status.time_to_exhaustion_seconds,
-            alert_severity=status.alert_severity,
-        ),
+        status=None if status is None else SloStatusRead.model_validate(status),
     )
 
 

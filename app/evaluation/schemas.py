@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class SloStatusRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     evaluated_at: datetime
     sli: float | None
     good_events: int

@@ -15,10 +15,11 @@ from app.measurements.models import SloMinuteCount
 
 def add_minute_counts(*, db_session: Session, rows: Iterable[tuple[int, datetime, int, int]]) -> int:
     """Add (slo_id, minute, good, total) to the stored counts, creating minutes as needed."""
-    values = [{"slo_id": s, "minute": m, "good": g, "total": t} for s, m, g, t in rows]
+    # Sorted so that concurrent batches lock rows in the same order and cannot deadlock.
+    values = [{"slo_id": s, "minute": m, "good": g, "total": t} for s, m, g, t in sorted(rows)]
     if not values:
         return 0
-    statement = insert(SloMinuteCount).values(values)
+    statement = insert(SloMinuteCount)
     statement = statement.on_conflict_do_update(
         index_elements=[SloMinuteCount.slo_id, SloMinuteCount.minute],
         set_={
@@ -26,7 +27,9 @@ def add_minute_counts(*, db_session: Session, rows: Iterable[tuple[int, datetime
             "total": SloMinuteCount.total + statement.excluded.total,
         },
     )
-    db_session.execute(statement)
+    # A parameter list runs as batched multi-row inserts (insertmanyvalues) instead of one
+    # statement compiled with every row in it.
+    db_session.execute(statement, values)
     return len(values)
 
 
