@@ -32,6 +32,9 @@ class Base(DeclarativeBase):
 
 SessionFactory = sessionmaker[Session]
 
+# Primary keys are Postgres `integer`s.
+MAX_DATABASE_ID = 2**31 - 1
+
 EMBEDDED_DATABASE_NAME = "mlslo"
 STARTUP_ATTEMPTS = 3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -13,7 +13,7 @@ from app.auth import service as auth_service
 from app.auth.service import Principal, Scope
 from app.clock import Clock
 from app.config import Settings
-from app.db import SessionFactory
+from app.db import MAX_DATABASE_ID, SessionFactory
 
 
 def get_db_session(request: Request) -> Iterator[Session]:
@@ -40,6 +40,10 @@ def get_settings_from_app(request: Request) -> Settings:
 
 # scope="function": the commit runs when the endpoint returns, before any response is sent, so a
 # failed commit can never follow a success answer.
+# Larger ids answer 422 here instead of failing in the database.
+IdInPath = Annotated[int, Path(ge=1, le=MAX_DATABASE_ID)]
+IdInQuery = Annotated[int | None, Query(ge=1, le=MAX_DATABASE_ID)]
+
 DbSession = Annotated[Session, Depends(get_db_session, scope="function")]
 AppClock = Annotated[Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings_from_app)]

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from app import __version__
 from app.clock import Clock, SystemClock
@@ -123,6 +123,15 @@ def _add_error_handlers(app: FastAPI) -> None:
             detail["loc"] = ["body", *exc.field.split(".")]
             detail["field"] = exc.field
         return JSONResponse({"detail": [detail]}, status_code=exc.status_code)
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        # Values Postgres refuses (a NUL byte in text, a number out of range) are the caller's input.
+        message = str(getattr(exc.orig, "args", [exc])[0]).splitlines()[0]
+        return JSONResponse(
+            {"detail": [{"msg": f"invalid value: {message}"}]},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from app.core.budget import postmortem_required
 from app.core.windows import window_label
-from app.deps import Admin, AppClock, AppSettings, DbSession, Reader
+from app.deps import Admin, AppClock, AppSettings, DbSession, IdInPath, Reader
 from app.errors import NotFoundError
 from app.evaluation import repository, service
 from app.evaluation.models import Breach
@@ -78,7 +78,7 @@ def list_breaches(
 
 
 @router.get("/breaches/{breach_id}", response_model=BreachRead)
-def get_breach(breach_id: int, db_session: DbSession, clock: AppClock, principal: Reader) -> BreachRead:
+def get_breach(breach_id: IdInPath, db_session: DbSession, clock: AppClock, principal: Reader) -> BreachRead:
     row = repository.get_breach(db_session=db_session, breach_id=breach_id)
     if row is None or not principal.may_access_system(row[2].id):
         raise NotFoundError(f"breach {breach_id} does not exist", field="breach_id")

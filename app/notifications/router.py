@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from app.deps import Admin, DbSession
+from app.deps import Admin, DbSession, IdInQuery
 from app.notifications import repository
 from app.notifications.schemas import NotificationRead
 
@@ -18,7 +18,7 @@ def list_notifications(
     db_session: DbSession,
     _: Admin,
     status: Literal["pending", "sent", "dead"] | None = None,
-    breach_id: int | None = None,
+    breach_id: IdInQuery = None,
 ) -> list[NotificationRead]:
     rows = repository.list_recent(db_session=db_session, status=status, breach_id=breach_id)
     return [NotificationRead.model_validate(row) for row in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.deps import Admin, AppClock, DbSession, Reader
+from app.deps import Admin, AppClock, DbSession, IdInPath, Reader
 from app.postmortems import service
 from app.postmortems.schemas import PostmortemCreate, PostmortemRead, PostmortemStatus, PostmortemUpdate
 
@@ -31,7 +31,7 @@ def list_postmortems(
 
 @router.get("/{postmortem_id}", response_model=PostmortemRead)
 def get_postmortem(
-    postmortem_id: int, db_session: DbSession, clock: AppClock, principal: Reader
+    postmortem_id: IdInPath, db_session: DbSession, clock: AppClock, principal: Reader
 ) -> PostmortemRead:
     postmortem = service.get(db_session=db_session, postmortem_id=postmortem_id, principal=principal)
     return service.to_read(db_session=db_session, clock=clock, postmortem=postmortem)
@@ -39,7 +39,7 @@ def get_postmortem(
 
 @router.patch("/{postmortem_id}", response_model=PostmortemRead)
 def update_postmortem(
-    postmortem_id: int,
+    postmortem_id: IdInPath,
     postmortem_in: PostmortemUpdate,
     db_session: DbSession,
     clock: AppClock,
@@ -63,7 +63,7 @@ breach_drafts_router = APIRouter(tags=["postmortems"])
 
 @breach_drafts_router.get("/breaches/{breach_id}/postmortem-draft", response_model=PostmortemCreate)
 def postmortem_draft(
-    breach_id: int, db_session: DbSession, clock: AppClock, principal: Reader
+    breach_id: IdInPath, db_session: DbSession, clock: AppClock, principal: Reader
 ) -> PostmortemCreate:
     """A postmortem pre-filled from the breach, to complete and POST to /postmortems."""
     return service.draft_for_breach(

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-# Postgres `integer` ids; larger values would fail in the database instead of answering 422.
-BreachId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+from app.db import MAX_DATABASE_ID
+
+BreachId = Annotated[int, Field(ge=1, le=MAX_DATABASE_ID)]
 Text = Annotated[str, Field(max_length=20_000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
 

@@ -223,7 +223,13 @@ def _system_and_phase(display_path: str) -> tuple[str | None, Phase | None, list
 
 def _parse_yaml(display_path: str, text: str) -> tuple[Node | None, Any, list[SloFileError]]:
     """The node tree (which knows lines) and the plain data built from that same tree."""
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader rejects control characters as soon as it is built, so this is inside the try.
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        reader_line = text.count("\n", 0, exc.position) + 1
+        message = f"invalid YAML: {exc.reason} (character #x{exc.character:04x})"
+        return None, None, [SloFileError(display_path, reader_line, "", message)]
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None

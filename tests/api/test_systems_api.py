@@ -166,3 +166,19 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert ready.json()["database"] == "ok"
     spec = client.get("/openapi.json").json()
     assert "/api/v1/systems" in spec["paths"]
+
+
+def test_out_of_range_ids_are_422_not_500(client: TestClient, admin_headers: dict[str, str]) -> None:
+    for path in ("/api/v1/breaches/99999999999", "/api/v1/postmortems/0", "/api/v1/notifications?breach_id=-1"):
+        response = client.get(path, headers=admin_headers)
+        assert response.status_code == 422, (path, response.text)
+
+
+def test_values_postgres_refuses_are_422_not_500(client: TestClient, admin_headers: dict[str, str]) -> None:
+    response = client.get("/api/v1/breaches", params={"system": "a\x00b"}, headers=admin_headers)
+    assert response.status_code == 422, response.text
+    assert "NUL" in response.json()["detail"][0]["msg"]
+    described = client.post(
+        "/api/v1/systems", json={"name": "nul", "description": "bad\x00text"}, headers=admin_headers
+    )
+    assert described.status_code == 422, described.text

@@ -404,3 +404,10 @@ def test_a_yaml_alias_bomb_is_reported_without_expanding_it() -> None:
     # The items are the aliased l8 list, so their line is where it is defined.
     assert (11, "slos[0]", "expected a mapping of fields") in errors
     assert len(errors) == 19
+
+
+def test_control_characters_are_a_yaml_error_with_their_line() -> None:
+    slo_file, errors = load_text("recommender/production.yaml", "apiVersion: mlslo/v1\nkind: SLOSet\nslos: \x06[]\n")
+    assert slo_file is None
+    assert [(error.line, error.field) for error in errors] == [(3, "")]
+    assert "#x0006" in errors[0].message
