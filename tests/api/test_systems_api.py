@@ -169,7 +169,11 @@ def test_health_and_openapi(client: TestClient) -> None:
 
 
 def test_out_of_range_ids_are_422_not_500(client: TestClient, admin_headers: dict[str, str]) -> None:
-    for path in ("/api/v1/breaches/99999999999", "/api/v1/postmortems/0", "/api/v1/notifications?breach_id=-1"):
+    for path in (
+        "/api/v1/breaches/99999999999",
+        "/api/v1/postmortems/0",
+        "/api/v1/notifications?breach_id=-1",
+    ):
         response = client.get(path, headers=admin_headers)
         assert response.status_code == 422, (path, response.text)
 

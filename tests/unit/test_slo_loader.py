@@ -407,7 +407,9 @@ def test_a_yaml_alias_bomb_is_reported_without_expanding_it() -> None:
 
 
 def test_control_characters_are_a_yaml_error_with_their_line() -> None:
-    slo_file, errors = load_text("recommender/production.yaml", "apiVersion: mlslo/v1\nkind: SLOSet\nslos: \x06[]\n")
+    slo_file, errors = load_text(
+        "recommender/production.yaml", "apiVersion: mlslo/v1\nkind: SLOSet\nslos: \x06[]\n"
+    )
     assert slo_file is None
     assert [(error.line, error.field) for error in errors] == [(3, "")]
     assert "#x0006" in errors[0].message
