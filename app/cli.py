@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from app.config import Settings, get_settings
+from app.slos.import_cli import mount as mount_import_export
+
+if TYPE_CHECKING:
+    from app.slos.service import ApplyPlan
 
 cli = typer.Typer(
     no_args_is_help=True, add_completion=False, help="SLI/SLO reliability monitoring for ML systems."
@@ -18,6 +24,7 @@ db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
 keys_cli = typer.Typer(no_args_is_help=True, help="API keys.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
+mount_import_export(cli)
 
 
 def _settings() -> Settings:
@@ -90,10 +97,7 @@ def apply(
 
     result = load_path(path)
     if result.errors:
-        for error in result.errors:
-            typer.echo(str(error), err=True)
-        typer.echo(f"{len(result.errors)} error(s); nothing applied", err=True)
-        raise typer.Exit(1)
+        _fail_with(result.errors, "nothing applied")
     database = open_database(_settings())
     try:
         with transaction(database.session_factory) as db_session:
@@ -105,14 +109,62 @@ def apply(
                     db_session=db_session, clock=SystemClock(), files=result.files, applied_by="cli"
                 )
     except slos_service.SloApplyError as exc:
-        for error in exc.errors:
-            typer.echo(str(error), err=True)
-        typer.echo(f"{len(exc.errors)} error(s); nothing applied", err=True)
-        raise typer.Exit(1) from None
-    for action in ("created", "updated", "restored", "archived", "unchanged"):
-        for name in getattr(plan, action):
-            typer.echo(f"{action:>9}  {name}")
+        _fail_with(exc.errors, "nothing applied")
+    _print_plan(plan)
     typer.echo("dry run: nothing changed" if dry_run else "applied")
+
+
+@cli.command()
+def plan(path: Annotated[Path, typer.Argument(help="A definitions folder or one SLO file.")]) -> None:
+    """Show what `apply` would create, change or archive, field by field, without changing anything."""
+    from app.db import transaction
+    from app.runtime import open_database
+    from app.slos import service as slos_service
+    from app.slos.loader import load_path
+
+    result = load_path(path)
+    if result.errors:
+        _fail_with(result.errors, "nothing planned")
+    database = open_database(_settings())
+    try:
+        with transaction(database.session_factory) as db_session:
+            plan = slos_service.plan_apply(db_session=db_session, files=result.files)
+            db_session.rollback()
+    except slos_service.SloApplyError as exc:
+        _fail_with(exc.errors, "nothing planned")
+    _print_plan(plan)
+
+
+def _print_plan(plan: ApplyPlan) -> None:
+    for name in plan.created:
+        typer.secho(f"  + {name}", fg=typer.colors.GREEN)
+    for name in plan.restored:
+        typer.secho(f"  + {name}  (restored from archive, with its history)", fg=typer.colors.GREEN)
+    for name in plan.updated:
+        typer.secho(f"  ~ {name}  (new version; stored data is kept)", fg=typer.colors.YELLOW)
+        for change in plan.differences.get(name, ()):
+            typer.echo(f"      {change.field}: {_shown(change.old)} -> {_shown(change.new)}")
+    for name in plan.archived:
+        typer.secho(f"  - {name}  (archived; its data is kept)", fg=typer.colors.RED)
+    typer.echo(
+        f"Plan: {len(plan.created) + len(plan.restored)} to add, {len(plan.updated)} to change, "
+        f"{len(plan.archived)} to archive, {len(plan.unchanged)} unchanged."
+    )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, timedelta):
+        from app.core.windows import window_label
+
+        return window_label(value)
+    return "none" if value is None else str(value)
+
+
+def _fail_with(errors: Sequence[object], outcome: str) -> NoReturn:
+    for error in errors:
+        typer.echo(str(error), err=True)
+    typer.echo(f"{len(errors)} error(s); {outcome}", err=True)
+    raise typer.Exit(1)
 
 
 @db_cli.command("upgrade")

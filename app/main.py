@@ -122,6 +122,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.field is not None:
             detail["loc"] = ["body", *exc.field.split(".")]
             detail["field"] = exc.field
+        if exc.reasons:
+            detail["reasons"] = list(exc.reasons)
         return JSONResponse({"detail": [detail]}, status_code=exc.status_code)
 
     @app.exception_handler(DataError)

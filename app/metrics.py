@@ -40,7 +40,8 @@ class SloStatusCollector(Collector):
         for status, slo, system in rows:
             values = [system.name, slo.phase, slo.name]
             objective.add_metric(values, slo.objective)
-            budget.add_metric(values, status.error_budget_remaining)
+            if status.error_budget_remaining is not None:
+                budget.add_metric(values, status.error_budget_remaining)
             if status.sli is not None:
                 sli.add_metric(values, status.sli)
             for window, rate in status.burn_rates.items():

@@ -5,7 +5,7 @@ from app.evaluation.models import Breach, SloStatus
 from app.measurements.models import SloMinuteCount
 from app.notifications.models import Notification
 from app.postmortems.models import Postmortem, postmortem_breach
-from app.slos.models import Slo
+from app.slos.models import Slo, SloVersion
 from app.systems.models import PhaseChange, System
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Slo",
     "SloMinuteCount",
     "SloStatus",
+    "SloVersion",
     "System",
     "postmortem_breach",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from app.core.windows import WindowCounts
@@ -36,6 +37,16 @@ def error_budget_remaining(period_counts: WindowCounts, objective: float) -> flo
         return 1.0
     allowed_bad = error_budget(objective) * period_counts.total
     return 1.0 - period_counts.bad / allowed_bad
+
+
+def error_budget_remaining_by_objective(segments: Sequence[tuple[WindowCounts, float]]) -> float:
+    """Budget remaining when the objective changed inside the window: each stretch of events is
+    allowed the bad events of the objective in force while it happened."""
+    bad = sum(counts.bad for counts, _ in segments)
+    allowed_bad = sum(error_budget(objective) * counts.total for counts, objective in segments)
+    if allowed_bad == 0:
+        return 1.0
+    return 1.0 - bad / allowed_bad
 
 
 def budget_consumed_share(bad_events: int, period_counts: WindowCounts, objective: float) -> float:

@@ -106,3 +106,19 @@ def decide_alert(
     firing_severities = {o.rule.severity for o in outcomes if o.firing}
     severity = max(firing_severities, key=lambda s: s.rank, default=None)
     return AlertDecision(severity=severity, outcomes=tuple(outcomes))
+
+
+def permitted_severity(decided: Severity | None, *, allow_page: bool, allow_ticket: bool) -> Severity | None:
+    """The severity an alert may take where paging or ticketing is switched off (by the phase or the
+    SLO): a page-level burn still opens a ticket where only tickets are allowed."""
+    if decided is Severity.PAGE and not allow_page:
+        decided = Severity.TICKET
+    if decided is Severity.TICKET and not allow_ticket:
+        return None
+    return decided
+
+
+def decide_count_based(period_counts: WindowCounts, max_bad_events: int) -> Severity | None:
+    """For rare events (a few retrains a month) burn rates swing wildly; the rule is a count:
+    more than `max_bad_events` bad events in the SLO window opens a ticket."""
+    return Severity.TICKET if period_counts.bad > max_bad_events else None

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.core.budget import burn_rate, error_budget_remaining, time_to_exhaustion
-from app.core.burn_rate_policy import AlertDecision, decide_alert
+from app.core.budget import (
+    burn_rate,
+    error_budget_remaining,
+    error_budget_remaining_by_objective,
+    time_to_exhaustion,
+)
+from app.core.burn_rate_policy import (
+    AlertDecision,
+    Severity,
+    decide_alert,
+    decide_count_based,
+    permitted_severity,
+)
 from app.core.windows import ALERT_WINDOWS, WindowCounts
 
 # Time to exhaustion is projected from the 1h burn: recent enough to react, long enough not to jitter.
@@ -39,9 +50,16 @@ def evaluate_slo(
     period: timedelta,
     now: datetime,
     min_events: int = 1,
+    objective_segments: Sequence[tuple[WindowCounts, float]] | None = None,
 ) -> SloEvaluation:
+    """`objective_segments` splits the period where the objective changed inside it, so that the
+    new objective applies from the change on; burn rates use the current objective."""
     period_counts = counts_by_window[period]
-    remaining = error_budget_remaining(period_counts, objective)
+    remaining = (
+        error_budget_remaining_by_objective(objective_segments)
+        if objective_segments
+        else error_budget_remaining(period_counts, objective)
+    )
     burn_rates = {window: burn_rate(counts_by_window[window], objective) for window in ALERT_WINDOWS}
     return SloEvaluation(
         evaluated_at=now,
@@ -54,3 +72,20 @@ def evaluate_slo(
         time_to_exhaustion=time_to_exhaustion(remaining, burn_rates[EXHAUSTION_PROJECTION_WINDOW], period),
         alert=decide_alert(counts_by_window, objective, period, min_events),
     )
+
+
+def final_severity(
+    evaluation: SloEvaluation,
+    *,
+    max_bad_events: int | None,
+    allow_page: bool,
+    allow_ticket: bool,
+) -> Severity | None:
+    """The severity that acts: the count rule for SLOs that declare one, else the burn-rate
+    decision, then limited by what the phase and the SLO allow."""
+    decided = (
+        decide_count_based(evaluation.period_counts, max_bad_events)
+        if max_bad_events is not None
+        else evaluation.alert.severity
+    )
+    return permitted_severity(decided, allow_page=allow_page, allow_ticket=allow_ticket)

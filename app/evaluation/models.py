@@ -22,7 +22,8 @@ class SloStatus(Base):
     sli: Mapped[float | None] = mapped_column(Float)
     good_events: Mapped[int] = mapped_column(BigInteger)
     total_events: Mapped[int] = mapped_column(BigInteger)
-    error_budget_remaining: Mapped[float] = mapped_column(Float)
+    # None where the phase does not evaluate budgets (concept).
+    error_budget_remaining: Mapped[float | None] = mapped_column(Float)
     burn_rates: Mapped[dict[str, float | None]] = mapped_column(JSONB)
     time_to_exhaustion_seconds: Mapped[float | None] = mapped_column(Float)
     alert_severity: Mapped[str | None] = mapped_column(Text)

@@ -15,7 +15,7 @@ class SloStatusRead(BaseModel):
     sli: float | None
     good_events: int
     total_events: int
-    error_budget_remaining: float
+    error_budget_remaining: float | None
     burn_rates: dict[str, float | None]
     time_to_exhaustion_seconds: float | None
     alert_severity: str | None

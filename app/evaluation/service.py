@@ -15,15 +15,16 @@ from app.config import Settings
 from app.core.breach_state import BreachTransition, breach_transition
 from app.core.budget import budget_consumed_share
 from app.core.burn_rate_policy import RuleOutcome, Severity
-from app.core.evaluation import SloEvaluation, evaluate_slo, windows_needed
-from app.core.windows import window_label
+from app.core.evaluation import SloEvaluation, evaluate_slo, final_severity, windows_needed
+from app.core.phase_policy import policy_for
+from app.core.windows import WindowCounts, window_label
 from app.evaluation import repository
 from app.evaluation.models import Breach
 from app.measurements import repository as measurements_repository
 from app.notifications import service as notifications_service
 from app.notifications.messages import BreachAlert, NotificationEvent
 from app.slos import repository as slos_repository
-from app.slos.models import Slo
+from app.slos.models import Slo, SloVersion
 from app.systems.models import System
 
 
@@ -65,18 +66,33 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
         )
 
     open_breaches = repository.open_breaches_by_slo(db_session=db_session, slo_ids=slo_ids)
+    longest_period = max(by_period, default=timedelta(0))
+    changed_versions = slos_repository.versions_changed_since(
+        db_session=db_session, slo_ids=slo_ids, since=now - longest_period
+    )
     for slo, system in in_force:
+        policy = policy_for(system.phase)
         evaluation = evaluate_slo(
             counts_by_window=counts[slo.id],
             objective=slo.objective,
             period=slo.period,
             now=now,
             min_events=slo.min_events or settings.min_events_per_window,
+            objective_segments=_objective_segments(db_session, slo, changed_versions.get(slo.id, []), now),
         )
-        _store_status(db_session, slo, evaluation)
-        _apply_decision(
-            db_session, clock, settings, report, slo, system, evaluation, open_breaches.get(slo.id)
+        severity = (
+            final_severity(
+                evaluation,
+                max_bad_events=slo.max_bad_events,
+                allow_page=policy.allows_page and slo.page_enabled,
+                allow_ticket=policy.allows_ticket and slo.ticket_enabled,
+            )
+            if policy.evaluates_budgets
+            else None
         )
+        _store_status(db_session, slo, evaluation, severity, budgets_evaluated=policy.evaluates_budgets)
+        context = _Context(db_session, clock, settings, report, slo, system, notify=policy.notifies)
+        _apply_decision(context, evaluation, severity, open_breaches.get(slo.id))
         report.slos_evaluated += 1
 
     for breach in repository.open_breaches_outside(db_session=db_session, slo_ids=slo_ids):
@@ -84,8 +100,32 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
         found = repository.get_breach(db_session=db_session, breach_id=breach.id)
         if found is not None:
             _, slo, system = found
-            _resolve(db_session, clock, settings, report, slo, system, breach, evaluation=None)
+            notify = policy_for(system.phase).notifies
+            _resolve(_Context(db_session, clock, settings, report, slo, system, notify=notify), breach, None)
     return report
+
+
+def _objective_segments(
+    db_session: Session, slo: Slo, versions: list[SloVersion], now: datetime
+) -> list[tuple[WindowCounts, float]] | None:
+    """The SLO period cut where the objective changed, each stretch with the objective then in force;
+    None when one objective covers the whole period (the common case, with no extra query)."""
+    start = now - slo.period
+    in_window = [v for v in versions if v.effective_from > start]
+    before = [v for v in versions if v.effective_from <= start]
+    relevant = before[-1:] + in_window
+    if len({v.objective for v in relevant}) < 2:
+        return None
+    segments = []
+    for index, version in enumerate(relevant):
+        # The first stretch starts with the window, even for events older than the SLO (backfills).
+        segment_start = start if index == 0 else version.effective_from
+        segment_end = relevant[index + 1].effective_from if index + 1 < len(relevant) else now
+        counts = measurements_repository.window_counts(
+            db_session=db_session, slo_id=slo.id, start=segment_start, end=segment_end
+        )
+        segments.append((counts, version.objective))
+    return segments
 
 
 def breach_budget_impact(
@@ -110,7 +150,14 @@ def breach_budget_impact(
     )
 
 
-def _store_status(db_session: Session, slo: Slo, evaluation: SloEvaluation) -> None:
+def _store_status(
+    db_session: Session,
+    slo: Slo,
+    evaluation: SloEvaluation,
+    severity: Severity | None,
+    *,
+    budgets_evaluated: bool,
+) -> None:
     repository.upsert_status(
         db_session=db_session,
         values={
@@ -119,83 +166,96 @@ def _store_status(db_session: Session, slo: Slo, evaluation: SloEvaluation) -> N
             "sli": evaluation.sli,
             "good_events": evaluation.period_counts.good,
             "total_events": evaluation.period_counts.total,
-            "error_budget_remaining": evaluation.error_budget_remaining,
+            "error_budget_remaining": evaluation.error_budget_remaining if budgets_evaluated else None,
             "burn_rates": {window_label(w): r for w, r in evaluation.burn_rates.items()},
             "time_to_exhaustion_seconds": (
                 None
                 if evaluation.time_to_exhaustion is None
                 else evaluation.time_to_exhaustion.total_seconds()
             ),
-            "alert_severity": None if evaluation.alert.severity is None else evaluation.alert.severity.value,
+            "alert_severity": None if severity is None else severity.value,
         },
     )
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What acting on one SLO's decision needs."""
+
+    db_session: Session
+    clock: Clock
+    settings: Settings
+    report: EvaluationReport
+    slo: Slo
+    system: System
+    notify: bool
+
+
 def _apply_decision(
-    db_session: Session,
-    clock: Clock,
-    settings: Settings,
-    report: EvaluationReport,
-    slo: Slo,
-    system: System,
-    evaluation: SloEvaluation,
-    breach: Breach | None,
+    context: _Context, evaluation: SloEvaluation, severity: Severity | None, breach: Breach | None
 ) -> None:
     open_severity = None if breach is None else Severity(breach.severity)
-    transition = breach_transition(open_severity, evaluation.alert.severity)
-    outcome = evaluation.alert.firing_outcome
+    transition = breach_transition(open_severity, severity)
+    outcome = _strongest_firing_outcome(context.slo, evaluation)
     if breach is not None and outcome is not None and outcome.long_burn_rate is not None:
         breach.peak_burn_rate = max(breach.peak_burn_rate, outcome.long_burn_rate)
 
     if transition is BreachTransition.OPEN:
-        assert outcome is not None
-        assert evaluation.alert.severity is not None
+        assert severity is not None
+        now = evaluation.evaluated_at
         breach = repository.add_breach(
-            db_session=db_session,
+            db_session=context.db_session,
             breach=Breach(
-                slo_id=slo.id,
-                severity=evaluation.alert.severity.value,
-                opened_at=evaluation.evaluated_at,
-                # The short window is the span over which the burn is known to be ongoing.
-                window_start=evaluation.evaluated_at - outcome.rule.short_window,
-                peak_burn_rate=outcome.long_burn_rate or 0.0,
+                slo_id=context.slo.id,
+                severity=severity.value,
+                opened_at=now,
+                # The short window is the span over which the burn is known to be ongoing; a
+                # count-based breach covers the SLO window whose failures it counted.
+                window_start=now - (context.slo.period if outcome is None else outcome.rule.short_window),
+                peak_burn_rate=0.0 if outcome is None else outcome.long_burn_rate or 0.0,
                 error_budget_remaining_at_open=evaluation.error_budget_remaining,
-                opening_details=_opening_details(evaluation, outcome),
+                opening_details=_opening_details(context.slo, evaluation, outcome),
             ),
         )
-        report.breaches_opened.append(breach.id)
-        _notify(db_session, clock, settings, report, NotificationEvent.FIRED, slo, system, breach, evaluation)
+        context.report.breaches_opened.append(breach.id)
+        _notify(context, NotificationEvent.FIRED, breach, evaluation)
     elif transition is BreachTransition.ESCALATE:
         assert breach is not None
-        assert evaluation.alert.severity is not None
-        breach.severity = evaluation.alert.severity.value
-        report.breaches_escalated.append(breach.id)
-        _notify(
-            db_session, clock, settings, report, NotificationEvent.ESCALATED, slo, system, breach, evaluation
-        )
+        assert severity is not None
+        breach.severity = severity.value
+        context.report.breaches_escalated.append(breach.id)
+        _notify(context, NotificationEvent.ESCALATED, breach, evaluation)
     elif transition is BreachTransition.RESOLVE:
         assert breach is not None
-        _resolve(db_session, clock, settings, report, slo, system, breach, evaluation)
+        _resolve(context, breach, evaluation)
 
 
-def _resolve(
-    db_session: Session,
-    clock: Clock,
-    settings: Settings,
-    report: EvaluationReport,
-    slo: Slo,
-    system: System,
-    breach: Breach,
-    evaluation: SloEvaluation | None,
-) -> None:
-    breach.resolved_at = clock.now() if evaluation is None else evaluation.evaluated_at
-    db_session.flush()
-    report.breaches_resolved.append(breach.id)
-    _notify(db_session, clock, settings, report, NotificationEvent.RESOLVED, slo, system, breach, evaluation)
+def _strongest_firing_outcome(slo: Slo, evaluation: SloEvaluation) -> RuleOutcome | None:
+    """The firing burn-rate rule with the highest long-window burn, whatever its severity (a page
+    rule may act as a ticket where paging is off); none for SLOs judged by a count."""
+    if slo.max_bad_events is not None:
+        return None
+    firing = [outcome for outcome in evaluation.alert.outcomes if outcome.firing]
+    return max(firing, key=lambda outcome: outcome.long_burn_rate or 0.0, default=None)
 
 
-def _opening_details(evaluation: SloEvaluation, outcome: RuleOutcome) -> dict[str, object]:
+def _resolve(context: _Context, breach: Breach, evaluation: SloEvaluation | None) -> None:
+    breach.resolved_at = context.clock.now() if evaluation is None else evaluation.evaluated_at
+    context.db_session.flush()
+    context.report.breaches_resolved.append(breach.id)
+    _notify(context, NotificationEvent.RESOLVED, breach, evaluation)
+
+
+def _opening_details(slo: Slo, evaluation: SloEvaluation, outcome: RuleOutcome | None) -> dict[str, object]:
+    if outcome is None:
+        return {
+            "rule": "count",
+            "bad_events": evaluation.period_counts.bad,
+            "max_bad_events": slo.max_bad_events,
+            "sli": evaluation.sli,
+        }
     return {
+        "rule": "burn_rate",
         "long_window": window_label(outcome.rule.long_window),
         "short_window": window_label(outcome.rule.short_window),
         "long_burn_rate": outcome.long_burn_rate,
@@ -207,23 +267,21 @@ def _opening_details(evaluation: SloEvaluation, outcome: RuleOutcome) -> dict[st
 
 
 def _notify(
-    db_session: Session,
-    clock: Clock,
-    settings: Settings,
-    report: EvaluationReport,
-    event: NotificationEvent,
-    slo: Slo,
-    system: System,
-    breach: Breach,
-    evaluation: SloEvaluation | None,
+    context: _Context, event: NotificationEvent, breach: Breach, evaluation: SloEvaluation | None
 ) -> None:
-    if settings.slack_webhook_url is None:
+    settings, slo, system = context.settings, context.slo, context.system
+    if not context.notify or settings.slack_webhook_url is None:
         return
-    outcome = None if evaluation is None else evaluation.alert.firing_outcome
+    now = context.clock.now()
+    outcome = None if evaluation is None else _strongest_firing_outcome(slo, evaluation)
     impact = None
     if event is NotificationEvent.RESOLVED:
-        impact = breach_budget_impact(db_session=db_session, breach=breach, slo=slo, now=clock.now())
-    status = repository.get_status(db_session=db_session, slo_id=slo.id)
+        impact = breach_budget_impact(db_session=context.db_session, breach=breach, slo=slo, now=now)
+    status = repository.get_status(db_session=context.db_session, slo_id=slo.id)
+    budget_remaining = evaluation.error_budget_remaining if evaluation is not None else None
+    if budget_remaining is None and status is not None:
+        budget_remaining = status.error_budget_remaining
+    owner, channel = _route(slo, system)
     alert = BreachAlert(
         event=event,
         breach_id=breach.id,
@@ -239,24 +297,30 @@ def _notify(
         long_burn_rate=None if outcome is None else outcome.long_burn_rate,
         short_burn_rate=None if outcome is None else outcome.short_burn_rate,
         burn_rate_threshold=None if outcome is None else outcome.rule.factor,
-        error_budget_remaining=(
-            evaluation.error_budget_remaining
-            if evaluation is not None
-            else (status.error_budget_remaining if status is not None else 1.0)
-        ),
+        error_budget_remaining=1.0 if budget_remaining is None else budget_remaining,
         time_to_exhaustion=None if evaluation is None else evaluation.time_to_exhaustion,
-        owner=system.service_owner,
-        owner_channel=system.service_owner_slack_channel,
+        owner=owner,
+        owner_channel=channel,
         opened_at=breach.opened_at,
         resolved_at=breach.resolved_at,
         peak_burn_rate=breach.peak_burn_rate,
         budget_consumed_share=None if impact is None else impact.budget_consumed_share,
-        dashboard_url=_dashboard_url(settings, system, breach, clock.now()),
+        dashboard_url=_dashboard_url(settings, system, breach, now),
         breach_url=f"{settings.public_url.rstrip('/')}/api/v1/breaches/{breach.id}",
         postmortem_url=f"{settings.public_url.rstrip('/')}/api/v1/breaches/{breach.id}/postmortem-draft",
     )
-    notifications_service.enqueue_breach_alert(db_session=db_session, clock=clock, alert=alert)
-    report.notifications_queued += 1
+    notifications_service.enqueue_breach_alert(
+        db_session=context.db_session, clock=context.clock, alert=alert
+    )
+    context.report.notifications_queued += 1
+
+
+def _route(slo: Slo, system: System) -> tuple[str | None, str | None]:
+    """The owner who can act: the model owner for ML SLIs, the service owner otherwise (or as the
+    SLO's `owner` says)."""
+    if slo.owner_side == "model":
+        return system.model_owner, system.model_owner_slack_channel
+    return system.service_owner, system.service_owner_slack_channel
 
 
 def _dashboard_url(settings: Settings, system: System, breach: Breach, now: datetime) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.core.request_sli import RequestSliKind, request_is_good
+from app.core.sli_catalog import Source
 from app.errors import InvalidInputError
 from app.measurements import repository
 from app.measurements.schemas import IngestResult, RequestEventBatch
@@ -38,7 +39,7 @@ def ingest_request_events(
     request_slos = [
         slo
         for slo, _ in slos_repository.list_in_force(db_session=db_session, system_id=system.id)
-        if slo.sli_kind in set(RequestSliKind)
+        if slo.source == Source.PUSH and slo.sli_kind in set(RequestSliKind)
     ]
     counts: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
     for event in batch.events:

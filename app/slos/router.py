@@ -80,6 +80,7 @@ def _error_detail(error: SloFileError, file_index: int | None) -> dict[str, Any]
     return {
         "file": error.file,
         "line": error.line,
+        "column": error.column,
         "field": error.field,
         "msg": error.message,
         "loc": location,

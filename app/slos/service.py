@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
 from app.clock import Clock
+from app.core.windows import parse_window
 from app.errors import InvalidInputError
 from app.slos import repository
+from app.slos.definition import CalendarWindow, SloSpec
 from app.slos.loader import SloFile, SloFileError, find_conflicting_files
-from app.slos.models import Slo
-from app.slos.schemas import SloSpec
+from app.slos.models import Slo, SloVersion
 from app.systems import repository as systems_repository
 from app.systems.models import System
 
@@ -41,6 +42,8 @@ class ApplyPlan:
     restored: tuple[str, ...]
     archived: tuple[str, ...]
     unchanged: tuple[str, ...]
+    # For each updated SLO: (field, old value, new value) of every column that changes.
+    differences: dict[str, tuple[FieldChange, ...]] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
@@ -48,13 +51,21 @@ class ApplyPlan:
 
 
 @dataclass(frozen=True)
+class SloUnit:
+    """One evaluable objective of an SLO in a file, as the columns of its row."""
+
+    name: str
+    columns: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class _Write:
-    """One SLO row to create (no `existing` row) or to rewrite from its spec."""
+    """One SLO row to create (no `existing` row) or to rewrite from its file."""
 
     label: str
     system: System
     slo_file: SloFile
-    spec: SloSpec
+    unit: SloUnit
     existing: Slo | None
 
 
@@ -73,6 +84,11 @@ class _Changes:
             restored=tuple(sorted(write.label for write in self.restored)),
             archived=tuple(sorted(self.archived)),
             unchanged=tuple(sorted(self.unchanged)),
+            differences={
+                write.label: _field_changes(write.existing, write.unit)
+                for write in self.updated
+                if write.existing is not None
+            },
         )
 
 
@@ -98,17 +114,27 @@ def apply(
     for write in [*changes.created, *changes.updated, *changes.restored]:
         slo = write.existing
         if slo is None:
-            slo = Slo(
-                system_id=write.system.id,
-                phase=write.slo_file.phase.value,
-                name=write.spec.name,
-                created_at=now,
-            )
-            _copy_spec(slo, spec=write.spec, source_path=write.slo_file.path, now=now)
+            slo = Slo(system_id=write.system.id, phase=write.slo_file.phase.value, created_at=now, version=1)
+            _copy_unit(slo, unit=write.unit, source_path=write.slo_file.path, now=now)
             repository.add(db_session=db_session, slo=slo)
         else:
-            # Same row, same id: measurements and breaches are keyed by it.
-            _copy_spec(slo, spec=write.spec, source_path=write.slo_file.path, now=now)
+            # Same row, same id: measurements and breaches are keyed by it. The change is a new
+            # version, effective from now; the counts already stored are kept.
+            slo.version += 1
+            _copy_unit(slo, unit=write.unit, source_path=write.slo_file.path, now=now)
+        repository.add_version(
+            db_session=db_session,
+            version=SloVersion(
+                slo_id=slo.id,
+                version=slo.version,
+                objective=slo.objective,
+                period=slo.period,
+                definition=slo.definition,
+                source_path=slo.source_path,
+                effective_from=now,
+                applied_by=applied_by,
+            ),
+        )
     for slo in changes.archived.values():
         slo.archived_at = now
         slo.updated_at = now
@@ -141,6 +167,7 @@ def _find_changes(*, db_session: Session, files: Sequence[SloFile], principal: P
                     slo_file.line_of("system"),
                     "system",
                     f"system {slo_file.system!r} is not registered; register it before applying its SLOs",
+                    column=slo_file.column_of("system"),
                 )
             )
     if errors:
@@ -155,14 +182,14 @@ def _find_changes(*, db_session: Session, files: Sequence[SloFile], principal: P
                 db_session=db_session, system_id=system.id, phase=slo_file.phase.value
             )
         }
-        for spec in slo_file.slos:
-            existing = existing_by_name.pop(spec.name, None)
-            write = _Write(_label(slo_file, spec.name), system, slo_file, spec, existing)
+        for unit in (unit for spec in slo_file.slos for unit in slo_units(spec)):
+            existing = existing_by_name.pop(unit.name, None)
+            write = _Write(_label(slo_file, unit.name), system, slo_file, unit, existing)
             if existing is None:
                 changes.created.append(write)
             elif existing.archived_at is not None:
                 changes.restored.append(write)
-            elif existing.definition != _definition(spec) or existing.source_path != slo_file.path:
+            elif _differs(existing, unit) or existing.source_path != slo_file.path:
                 changes.updated.append(write)
             else:
                 changes.unchanged.append(write.label)
@@ -173,21 +200,71 @@ def _find_changes(*, db_session: Session, files: Sequence[SloFile], principal: P
     return changes
 
 
-def _copy_spec(slo: Slo, *, spec: SloSpec, source_path: str, now: datetime) -> None:
-    slo.description = spec.description
-    slo.sli_kind = spec.sli_kind.value
-    slo.threshold_ms = spec.threshold_ms
-    slo.objective = spec.objective_ratio
-    slo.period = spec.period
-    slo.min_events = spec.min_events
-    slo.definition = _definition(spec)
+def slo_units(spec: SloSpec) -> list[SloUnit]:
+    """The rows an SLO becomes: one per objective, named `<slo>.<objective>` when it has several."""
+    objectives = spec.resolved_objectives()
+    window = spec.window
+    calendar = window if isinstance(window, CalendarWindow) else None
+    definition = spec.model_dump(mode="json", exclude_none=True)
+    units = []
+    for objective in objectives:
+        name = (
+            spec.name if len(objectives) == 1 or objective.name is None else f"{spec.name}.{objective.name}"
+        )
+        columns: dict[str, Any] = {
+            "name": name,
+            "objective_name": objective.name,
+            "description": spec.description,
+            "sli_kind": spec.sli.kind.value,
+            "metric": spec.metric,
+            "source": spec.sli.source.value,
+            "threshold_ms": objective.value if spec.sli.kind.value == "latency" else None,
+            "objective": objective.target,
+            "objective_op": None if objective.op is None else objective.op.value,
+            "objective_value": objective.value,
+            "budgeting_method": spec.budgeting_method.value,
+            "time_slice_window": None if spec.time_slice is None else parse_window(spec.time_slice.window),
+            "time_slice_target": None if spec.time_slice is None else spec.time_slice.target,
+            "period": spec.period,
+            "calendar_unit": None if calendar is None else calendar.calendar,
+            "time_zone": None if calendar is None else calendar.time_zone,
+            "owner_side": spec.owner_side,
+            "min_events": spec.alerting.min_events,
+            "page_enabled": spec.alerting.page,
+            "ticket_enabled": spec.alerting.ticket,
+            "max_bad_events": spec.alerting.max_bad_events,
+            "definition": definition,
+        }
+        units.append(SloUnit(name=name, columns=columns))
+    return units
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+def _field_changes(slo: Slo, unit: SloUnit) -> tuple[FieldChange, ...]:
+    # `definition` repeats the other columns as the file wrote them; the columns say what changed.
+    return tuple(
+        FieldChange(column, getattr(slo, column), value)
+        for column, value in unit.columns.items()
+        if column != "definition" and getattr(slo, column) != value
+    )
+
+
+def _differs(slo: Slo, unit: SloUnit) -> bool:
+    return any(getattr(slo, column) != value for column, value in unit.columns.items())
+
+
+def _copy_unit(slo: Slo, *, unit: SloUnit, source_path: str, now: datetime) -> None:
+    for column, value in unit.columns.items():
+        setattr(slo, column, value)
     slo.source_path = source_path
     slo.updated_at = now
     slo.archived_at = None
-
-
-def _definition(spec: SloSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json")
 
 
 def _label(slo_file: SloFile, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Use cases on systems: register, update, change phase."""
+"""Use cases on systems: register, update, change phase through the production gate."""
 
 from __future__ import annotations
 
@@ -8,10 +8,24 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
 from app.clock import Clock
+from app.config import Settings
+from app.core import phase_policy
+from app.core.phase_policy import GateFacts, GateOwner, GateSlo
+from app.core.sli_catalog import SliKind, kind_info
 from app.errors import ConflictError, NotFoundError
+from app.slos import repository as slos_repository
 from app.systems import repository
+from app.systems.errors import PhaseGateRefusedError
 from app.systems.models import Phase, PhaseChange, System
-from app.systems.schemas import Owner, PhaseChangeCreate, SystemCreate, SystemRead, SystemUpdate
+from app.systems.schemas import (
+    Owner,
+    PhaseChangeCreate,
+    PhasePolicyRead,
+    PromotionCheckRead,
+    SystemCreate,
+    SystemRead,
+    SystemUpdate,
+)
 
 
 def get(*, db_session: Session, name: str, principal: Principal | None = None) -> System:
@@ -69,18 +83,67 @@ def update(*, db_session: Session, clock: Clock, system: System, system_in: Syst
     return system
 
 
+def check_registration_phase(*, settings: Settings, system_in: SystemCreate) -> None:
+    """A new system has no SLOs yet, so registering it straight into a gated phase would skip the gate."""
+    target = system_in.phase.value
+    if not phase_policy.policy_for(target).slos_required:
+        return
+    facts = GateFacts(
+        system=system_in.name,
+        slos=(),
+        service_owner=_gate_owner(system_in.service_owner),
+        model_owner=_gate_owner(system_in.model_owner),
+        slack_webhook_configured=_webhook_configured(settings),
+    )
+    raise PhaseGateRefusedError(
+        f"system {system_in.name!r} cannot be registered in {target!r}: register it in "
+        f"{Phase.TECHNICAL_VALIDATION.value!r}, apply its {target} SLOs, then promote it",
+        reasons=phase_policy.unmet_requirements(target, facts),
+    )
+
+
+def promotion_check(
+    *, db_session: Session, settings: Settings, system: System, target: Phase = Phase.PRODUCTION
+) -> PromotionCheckRead:
+    """Whether the system could enter `target` now, judged on its present state whatever its phase."""
+    reasons = _unmet_requirements(db_session=db_session, settings=settings, system=system, target=target)
+    return PromotionCheckRead(target=target, ready=not reasons, reasons=reasons)
+
+
 def change_phase(
-    *, db_session: Session, clock: Clock, system: System, change: PhaseChangeCreate, changed_by: str
+    *,
+    db_session: Session,
+    clock: Clock,
+    settings: Settings,
+    system: System,
+    change: PhaseChangeCreate,
+    changed_by: str,
 ) -> PhaseChange:
+    """Move the system to another phase. Promotions into a gated phase must pass the gate or be
+    overridden with a reason; demotions always pass."""
     if change.phase.value == system.phase:
         raise ConflictError(f"system {system.name!r} is already in phase {system.phase!r}", field="phase")
+    reason = change.reason
+    if phase_policy.is_gated(system.phase, change.phase.value):
+        unmet = _unmet_requirements(
+            db_session=db_session, settings=settings, system=system, target=change.phase
+        )
+        if unmet and not change.override:
+            raise PhaseGateRefusedError(
+                f"system {system.name!r} is not ready for {change.phase.value!r}: "
+                f"{len(unmet)} unmet requirement(s); fix them, or override as an admin with a reason",
+                reasons=unmet,
+            )
+        if unmet:
+            # No column of its own: the override and what it skipped are kept with the reason.
+            reason = f"{change.reason}\noverride: {change.override_reason} (unmet: {'; '.join(unmet)})"
     now = clock.now()
     phase_change = PhaseChange(
         system_id=system.id,
         from_phase=system.phase,
         to_phase=change.phase.value,
         changed_by=changed_by,
-        reason=change.reason,
+        reason=reason,
         changed_at=now,
     )
     system.phase = change.phase.value
@@ -98,11 +161,47 @@ def to_read(system: System) -> SystemRead:
         name=system.name,
         description=system.description,
         phase=Phase(system.phase),
+        policy=PhasePolicyRead.model_validate(phase_policy.policy_for(system.phase)),
         service_owner=_current_owner(system, "service"),
         model_owner=_current_owner(system, "model"),
         created_at=system.created_at,
         updated_at=system.updated_at,
     )
+
+
+def list_policies() -> list[PhasePolicyRead]:
+    return [PhasePolicyRead.model_validate(policy) for policy in phase_policy.POLICIES]
+
+
+def _unmet_requirements(
+    *, db_session: Session, settings: Settings, system: System, target: Phase
+) -> list[str]:
+    slos = [
+        GateSlo(name=slo.name, family=kind_info(SliKind(slo.sli_kind)).family, owner_side=slo.owner_side)
+        for slo in slos_repository.list_for_system(db_session=db_session, system_id=system.id)
+        if slo.phase == target.value
+    ]
+    facts = GateFacts(
+        system=system.name,
+        slos=slos,
+        service_owner=GateOwner(system.service_owner, system.service_owner_slack_channel),
+        model_owner=GateOwner(system.model_owner, system.model_owner_slack_channel),
+        slack_webhook_configured=_webhook_configured(settings),
+    )
+    return phase_policy.unmet_requirements(target.value, facts)
+
+
+def _gate_owner(owner: Owner | None) -> GateOwner:
+    return (
+        GateOwner(name=None, slack_channel=None)
+        if owner is None
+        else GateOwner(owner.name, owner.slack_channel)
+    )
+
+
+def _webhook_configured(settings: Settings) -> bool:
+    url = settings.slack_webhook_url
+    return url is not None and url.get_secret_value().strip() != ""
 
 
 def _current_owner(system: System, side: str) -> Owner | None:

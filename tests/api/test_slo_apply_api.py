@@ -20,6 +20,22 @@ from tests.conftest import make_key
 
 URL = "/api/v1/slo-definitions/apply"
 DEFINITIONS = Path(__file__).resolve().parents[2] / "slo_definitions" / "recommender"
+CORPUS = Path(__file__).resolve().parents[1] / "slo_errors"
+
+
+# What slo_definitions/recommender/ holds, as `<phase>/<name>`; the demo and the end-to-end test rely
+# on the first two production SLOs.
+SHIPPED_SLOS = [
+    "production/api-availability",
+    "production/api-latency",
+    "production/nightly-build-success",
+    "production/nightly-build-throughput",
+    "production/recommendation-accuracy",
+    "production/recommendations-freshness",
+    "production/retrain-stability",
+    "technical_validation/api-availability",
+    "technical_validation/nightly-build-success",
+]
 
 
 def shipped_files() -> list[dict[str, str]]:
@@ -54,27 +70,19 @@ def test_an_admin_applies_the_shipped_definitions(
     assert response.status_code == 200, response.text
     assert response.json() == {
         "applied": True,
-        "created": [
-            "recommender/production/api-availability",
-            "recommender/production/api-latency",
-            "recommender/technical_validation/api-availability",
-        ],
+        "created": [f"recommender/{name}" for name in SHIPPED_SLOS],
         "updated": [],
         "restored": [],
         "archived": [],
         "unchanged": [],
     }
-    assert slo_names(db_session) == [
-        "production/api-availability",
-        "production/api-latency",
-        "technical_validation/api-availability",
-    ]
+    assert slo_names(db_session) == SHIPPED_SLOS
 
     again = client.post(URL, json={"files": shipped_files(), "dry_run": False}, headers=admin_headers)
 
     assert again.status_code == 200
     assert again.json()["created"] == []
-    assert len(again.json()["unchanged"]) == 3
+    assert len(again.json()["unchanged"]) == len(SHIPPED_SLOS)
 
 
 @pytest.mark.usefixtures("recommender")
@@ -85,7 +93,7 @@ def test_a_dry_run_reports_the_plan_and_changes_nothing(
 
     assert response.status_code == 200
     assert response.json()["applied"] is False
-    assert len(response.json()["created"]) == 3
+    assert len(response.json()["created"]) == len(SHIPPED_SLOS)
     assert slo_names(db_session) == []
 
 
@@ -109,6 +117,7 @@ def test_every_error_is_answered_with_file_line_and_field_and_nothing_is_applied
         {
             "file": "search/concept.yaml",
             "line": 4,
+            "column": 1,
             "field": "",
             "msg": "invalid YAML: expected the node content, but found '<stream end>'",
             "loc": ["body", "files", 3],
@@ -116,13 +125,7 @@ def test_every_error_is_answered_with_file_line_and_field_and_nothing_is_applied
         {
             "file": "recommender/production.yml",
             "line": 4,
-            "field": "slos[0]",
-            "msg": "objective (a ratio) or objective_percent is required",
-            "loc": ["body", "files", 4, "content", "slos", 0],
-        },
-        {
-            "file": "recommender/production.yml",
-            "line": 4,
+            "column": 5,
             "field": "slos[0].window",
             "msg": "required field is missing",
             "loc": ["body", "files", 4, "content", "slos", 0, "window"],
@@ -130,18 +133,35 @@ def test_every_error_is_answered_with_file_line_and_field_and_nothing_is_applied
         {
             "file": "recommender/production.yml",
             "line": 5,
+            "column": 5,
             "field": "slos[0].sli.source",
-            "msg": "required field is missing",
+            "msg": "required field is missing: one of push, prometheus, sql, http_probe, evidently",
             "loc": ["body", "files", 4, "content", "slos", 0, "sli", "source"],
         },
-        {
-            "file": "recommender/production.yml",
-            "line": 5,
-            "field": "slos[0].sli.threshold_ms",
-            "msg": "required field is missing",
-            "loc": ["body", "files", 4, "content", "slos", 0, "sli", "threshold_ms"],
-        },
     ]
+    assert slo_names(db_session) == []
+
+
+@pytest.mark.usefixtures("recommender")
+def test_one_broken_file_from_the_corpus_keeps_the_valid_ones_from_being_applied(
+    client: TestClient, admin_headers: dict[str, str], db_session: Session
+) -> None:
+    broken = (CORPUS / "objective-is-one" / "recommender" / "technical_validation.yaml").read_text()
+    files = [
+        entry if entry["path"] != "recommender/technical_validation.yaml" else {**entry, "content": broken}
+        for entry in shipped_files()
+    ]
+
+    response = client.post(URL, json={"files": files}, headers=admin_headers)
+
+    assert response.status_code == 422
+    [detail] = response.json()["detail"]
+    assert (detail["file"], detail["line"], detail["field"]) == (
+        "recommender/technical_validation.yaml",
+        11,
+        "slos[0].objective",
+    )
+    assert detail["msg"].startswith("must be below 1 (100%)")
     assert slo_names(db_session) == []
 
 
@@ -151,7 +171,10 @@ def test_an_unregistered_system_or_a_second_file_for_one_phase_is_refused(
 ) -> None:
     files = [
         *shipped_files(),
-        {"path": "search/production.yaml", "content": "apiVersion: mlslo/v1\nkind: SLOSet\nslos: []\n"},
+        {
+            "path": "search/technical_validation.yaml",
+            "content": "apiVersion: mlslo/v1\nkind: SLOSet\nslos: []\n",
+        },
         {"path": "recommender/concept.yml", "content": "apiVersion: mlslo/v1\nkind: SLOSet\nslos: []\n"},
     ]
 
@@ -160,7 +183,7 @@ def test_an_unregistered_system_or_a_second_file_for_one_phase_is_refused(
     assert response.status_code == 422
     assert [(e["file"], e["line"], e["field"], e["loc"]) for e in response.json()["detail"]] == [
         ("recommender/concept.yml", None, "", ["body", "files", 4]),
-        ("search/production.yaml", 1, "system", ["body", "files", 3, "content", "system"]),
+        ("search/technical_validation.yaml", 1, "system", ["body", "files", 3, "content", "system"]),
     ]
     assert slo_names(db_session) == []
 

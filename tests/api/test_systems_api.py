@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
 
 from app.auth.service import Scope
 from app.clock import ManualClock
 from app.db import SessionFactory
+from app.main import AppDependencies, create_app
+from app.systems import service as systems_service
 from tests.conftest import make_key
+from tests.factories import create_slo
 
 RECOMMENDER = {
     "name": "recommender",
@@ -17,6 +25,29 @@ RECOMMENDER = {
     "service_owner": {"name": "web-team", "slack_channel": "#recs-oncall"},
     "model_owner": {"name": "ml-team", "slack_channel": "#recs-ml"},
 }
+
+
+@pytest.fixture
+def webhook_client(app_deps: AppDependencies) -> Iterator[TestClient]:
+    """The app with a Slack webhook, so a system with production SLOs and owners passes the gate."""
+    settings = app_deps.settings.model_copy(
+        update={"slack_webhook_url": SecretStr("http://127.0.0.1:9/hook")}
+    )
+    with TestClient(create_app(replace(app_deps, settings=settings))) as test_client:
+        yield test_client
+
+
+def add_production_slos(db_session: Session, clock: ManualClock) -> None:
+    """What applying recommender/production.yaml leaves: a conventional and an ML SLO."""
+    system = systems_service.get(db_session=db_session, name="recommender")
+    for name, sli_kind, owner_side in (
+        ("api-availability", "error_rate", "service"),
+        ("recommendation-accuracy", "classification_quality", "model"),
+    ):
+        slo = create_slo(db_session, clock, system, name, sli_kind=sli_kind)
+        slo.phase = "production"
+        slo.owner_side = owner_side
+    db_session.commit()
 
 
 def test_register_get_list_and_update(client: TestClient, admin_headers: dict[str, str]) -> None:
@@ -63,8 +94,9 @@ def test_invalid_input_names_the_field(client: TestClient, admin_headers: dict[s
 
 
 def test_phase_changes_are_recorded_with_who_when_and_why(
-    client: TestClient, admin_headers: dict[str, str], clock: ManualClock
+    webhook_client: TestClient, admin_headers: dict[str, str], clock: ManualClock, db_session: Session
 ) -> None:
+    client = webhook_client
     client.post("/api/v1/systems", json=RECOMMENDER, headers=admin_headers)
     clock.advance(timedelta(days=3))
     up = client.post(
@@ -73,18 +105,21 @@ def test_phase_changes_are_recorded_with_who_when_and_why(
         headers=admin_headers,
     )
     assert up.status_code == 201, up.text
+    add_production_slos(db_session, clock)
     clock.advance(timedelta(days=30))
-    client.post(
+    launched = client.post(
         "/api/v1/systems/recommender/phase",
         json={"phase": "production", "reason": "launch"},
         headers=admin_headers,
     )
+    assert launched.status_code == 201, launched.text
     clock.advance(timedelta(days=1))
-    client.post(
+    rolled_back = client.post(
         "/api/v1/systems/recommender/phase",
         json={"phase": "technical_validation", "reason": "rolled back after OOM"},
         headers=admin_headers,
     )
+    assert rolled_back.status_code == 201, rolled_back.text
     assert (
         client.get("/api/v1/systems/recommender", headers=admin_headers).json()["phase"]
         == "technical_validation"

@@ -15,6 +15,7 @@ from app.cli import cli
 from app.config import get_settings
 from app.db import EmbeddedPostgres
 from app.migrations import PROJECT_ROOT
+from app.slos.loader import load_path
 from tests.conftest import create_scratch_database
 
 BAD_FILE = """\
@@ -26,7 +27,7 @@ slos:
       kind: latency
       source: push
     objective: 1.5
-    window: 30d
+    window: 30x
 """
 
 
@@ -55,8 +56,8 @@ def test_validate_reports_every_error_with_file_line_and_field(tmp_path: Path) -
     (tmp_path / "recommender" / "production.yaml").write_text(BAD_FILE)
     code, output = run("validate", str(tmp_path))
     assert code == 1
-    assert "recommender/production.yaml:5: slos[0].sli.threshold_ms:" in output
-    assert "recommender/production.yaml:8: slos[0].objective:" in output
+    assert "recommender/production.yaml:8:16: slos[0].objective: must be below 1 (100%)" in output
+    assert "recommender/production.yaml:9:13: slos[0].window: '30x': unit must be s, m, h, d or w" in output
     assert "2 error(s)" in output
 
 
@@ -76,14 +77,15 @@ def test_db_upgrade_keys_and_apply(scratch_url: str) -> None:
         connection.execute(
             text(
                 "INSERT INTO system (name, description, phase, created_at, updated_at) "
-                "VALUES ('recommender', '', 'production', now(), now())"
+                "SELECT name, '', 'production', now(), now() "
+                "FROM unnest(ARRAY['recommender', 'content-moderation', 'cvr-ranking']) AS name"
             )
         )
         connection.commit()
 
     code, output = run("apply", "--dry-run", str(PROJECT_ROOT / "slo_definitions"))
     assert code == 0, output
-    assert "created  recommender/production/api-availability" in output
+    assert "  + recommender/production/api-availability" in output
     assert "dry run" in output
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM slo")) == 0
@@ -91,7 +93,7 @@ def test_db_upgrade_keys_and_apply(scratch_url: str) -> None:
     code, output = run("apply", str(PROJECT_ROOT / "slo_definitions"))
     assert code == 0, output
     with engine.connect() as connection:
-        assert connection.scalar(text("SELECT count(*) FROM slo")) == 3
+        assert connection.scalar(text("SELECT count(*) FROM slo")) == shipped_rows()
 
     code, output = run("keys", "create", "--name", "ops", "--scope", "admin")
     assert code == 0, output
@@ -108,6 +110,37 @@ def test_db_upgrade_keys_and_apply(scratch_url: str) -> None:
     code, output = run("keys", "create", "--name", "x", "--scope", "root")
     assert code == 2
     engine.dispose()
+
+
+def test_apply_with_one_broken_file_applies_nothing(scratch_url: str, tmp_path: Path) -> None:
+    assert run("db", "upgrade")[0] == 0
+    engine = create_engine(scratch_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO system (name, description, phase, created_at, updated_at) "
+                "VALUES ('recommender', '', 'production', now(), now())"
+            )
+        )
+    definitions = tmp_path / "slo_definitions"
+    shutil.copytree(PROJECT_ROOT / "slo_definitions" / "recommender", definitions / "recommender")
+    (definitions / "recommender" / "technical_validation.yaml").write_text(BAD_FILE)
+
+    code, output = run("apply", str(definitions))
+
+    assert code == 1
+    assert "recommender/technical_validation.yaml:8:16: slos[0].objective:" in output
+    assert "2 error(s); nothing applied" in output
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM slo")) == 0
+    engine.dispose()
+
+
+def shipped_rows() -> int:
+    """Rows the shipped definitions become: one per objective of every SLO."""
+    loaded = load_path(PROJECT_ROOT / "slo_definitions")
+    assert loaded.ok
+    return sum(len(spec.resolved_objectives()) for slo_file in loaded.files for spec in slo_file.slos)
 
 
 def test_embedded_postgres_keeps_its_data_across_restarts() -> None:

@@ -231,3 +231,150 @@ def test_archived_slo_breach_is_resolved(
     db_session.flush()
     later = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
     assert later.breaches_resolved == opened.breaches_opened
+
+
+def _outage(db_session: Session, clock: ManualClock, slo_id: int) -> None:
+    _history(db_session, clock, slo_id, 360, 100, 0)
+    clock.advance(timedelta(minutes=10))
+    _history(db_session, clock, slo_id, 10, 100, 20)
+
+
+def test_concept_phase_collects_the_sli_but_evaluates_no_budget(
+    db_session: Session, clock: ManualClock, alerting_settings: Settings
+) -> None:
+    system = create_system(db_session, clock, phase=Phase.CONCEPT)
+    slo = create_slo(db_session, clock, system)
+    _outage(db_session, clock, slo.id)
+    report = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    assert (report.slos_evaluated, report.breaches_opened, report.notifications_queued) == (1, [], 0)
+    status = db_session.get(SloStatus, slo.id)
+    assert status is not None
+    assert status.sli == pytest.approx(1 - 200 / 37_000)
+    assert status.error_budget_remaining is None
+    assert status.alert_severity is None
+
+
+def test_technical_validation_opens_a_ticket_where_production_would_page(
+    db_session: Session, clock: ManualClock, alerting_settings: Settings
+) -> None:
+    system = create_system(db_session, clock, phase=Phase.TECHNICAL_VALIDATION)
+    slo = create_slo(db_session, clock, system)
+    _outage(db_session, clock, slo.id)
+    report = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    breach = db_session.get(Breach, report.breaches_opened[0])
+    assert breach is not None
+    assert breach.severity == "ticket"
+    # The burn that fired was the page rule's; it acts as a ticket here.
+    assert breach.opening_details["long_window"] == "1h"
+
+
+def test_an_slo_that_never_pages_opens_tickets(
+    db_session: Session, clock: ManualClock, alerting_settings: Settings
+) -> None:
+    system = create_system(db_session, clock)
+    slo = create_slo(db_session, clock, system)
+    slo.page_enabled = False
+    db_session.flush()
+    _outage(db_session, clock, slo.id)
+    report = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    assert [db_session.get(Breach, b).severity for b in report.breaches_opened] == ["ticket"]  # type: ignore[union-attr]
+
+
+def test_ml_slos_alert_the_model_owner(
+    db_session: Session, clock: ManualClock, alerting_settings: Settings
+) -> None:
+    system = create_system(db_session, clock)
+    slo = create_slo(db_session, clock, system, "recommendation-accuracy", sli_kind="classification_quality")
+    slo.owner_side = "model"
+    db_session.flush()
+    _outage(db_session, clock, slo.id)
+    report = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    notification = db_session.scalars(
+        select(Notification).where(Notification.breach_id == report.breaches_opened[0])
+    ).one()
+    assert notification.channel == "#recs-ml"
+    assert "ml-team (#recs-ml)" in str(notification.payload["blocks"][2])
+
+
+def test_count_based_slo_tickets_when_failures_exceed_the_allowance(
+    db_session: Session, clock: ManualClock, alerting_settings: Settings
+) -> None:
+    system = create_system(db_session, clock)
+    slo = create_slo(
+        db_session, clock, system, "weekly-retrain", sli_kind="job_success", period=timedelta(days=28)
+    )
+    slo.max_bad_events = 1
+    db_session.flush()
+    # Four weekly retrains: one failure is allowed...
+    measurements_repository.add_minute_counts(
+        db_session=db_session,
+        rows=[
+            (slo.id, clock.now() - timedelta(days=7 * week, hours=1), 1 if week else 0, 1)
+            for week in range(4)
+        ],
+    )
+    first = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    assert first.breaches_opened == []
+    # ...a second is not.
+    measurements_repository.add_minute_counts(
+        db_session=db_session, rows=[(slo.id, clock.now() - timedelta(days=3), 0, 1)]
+    )
+    second = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    breach = db_session.get(Breach, second.breaches_opened[0])
+    assert breach is not None
+    assert breach.severity == "ticket"
+    assert breach.opening_details == {
+        "rule": "count",
+        "bad_events": 2,
+        "max_bad_events": 1,
+        "sli": pytest.approx(3 / 5),
+    }
+
+
+def test_a_changed_objective_applies_from_the_change_on(
+    db_session: Session, clock: ManualClock, alerting_settings: Settings
+) -> None:
+    from app.slos.models import SloVersion
+
+    system = create_system(db_session, clock)
+    slo = create_slo(db_session, clock, system, objective=0.999)
+    changed_at = clock.now() - timedelta(days=1)
+    slo.version = 2
+    db_session.add_all(
+        [
+            SloVersion(
+                slo_id=slo.id,
+                version=1,
+                objective=0.99,
+                period=slo.period,
+                definition={},
+                source_path="x",
+                effective_from=clock.now() - timedelta(days=20),
+                applied_by="test",
+            ),
+            SloVersion(
+                slo_id=slo.id,
+                version=2,
+                objective=0.999,
+                period=slo.period,
+                definition={},
+                source_path="x",
+                effective_from=changed_at,
+                applied_by="test",
+            ),
+        ]
+    )
+    measurements_repository.add_minute_counts(
+        db_session=db_session,
+        rows=[
+            (slo.id, changed_at - timedelta(days=2), 9_950, 10_000),  # under 99%: 100 bad allowed, 50 spent
+            (slo.id, changed_at + timedelta(hours=1), 9_995, 10_000),  # under 99.9%: 10 allowed, 5 spent
+        ],
+    )
+    db_session.flush()
+    evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    status = db_session.get(SloStatus, slo.id)
+    assert status is not None
+    assert status.error_budget_remaining == pytest.approx(1 - 55 / 110)
+    # The SLI itself does not depend on the objective.
+    assert status.sli == pytest.approx(19_945 / 20_000)

@@ -101,3 +101,16 @@ def test_parse_window(text: str, expected: timedelta) -> None:
 def test_parse_window_rejects_bad_text(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_window(text)
+
+
+def test_budget_with_an_objective_change_inside_the_window() -> None:
+    from app.core.budget import error_budget_remaining_by_objective
+
+    before = WindowCounts(good=9_950, total=10_000)  # 99% then: 100 allowed, 50 bad
+    after = WindowCounts(good=9_995, total=10_000)  # 99.9% now: 10 allowed, 5 bad
+    assert error_budget_remaining_by_objective([(before, 0.99), (after, 0.999)]) == pytest.approx(0.5)
+    # One segment is the plain formula.
+    assert error_budget_remaining_by_objective([(after, 0.999)]) == pytest.approx(
+        error_budget_remaining(after, 0.999)
+    )
+    assert error_budget_remaining_by_objective([(WindowCounts(0, 0), 0.99)]) == 1.0
