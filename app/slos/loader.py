@@ -140,7 +140,7 @@ def load_text(display_path: str, text: str) -> tuple[SloFile | None, list[SloFil
         )
         return None, errors
 
-    places, duplicate_key_errors = _index_places(display_path, root)
+    places, duplicate_key_errors = index_places(display_path, root)
     report = _Reporter(display_path, places)
     errors.extend(duplicate_key_errors)
     errors.extend(_naming_mismatches(report, data, system=system, phase=phase))
@@ -314,7 +314,7 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Place:
+class Place:
     """Where a key (or a list item) and its value start in the text, 1-based."""
 
     key_line: int
@@ -324,8 +324,8 @@ class _Place:
     value_is_scalar: bool
 
 
-def _place(key: Node, value: Node) -> _Place:
-    return _Place(
+def _place(key: Node, value: Node) -> Place:
+    return Place(
         key.start_mark.line + 1,
         key.start_mark.column + 1,
         value.start_mark.line + 1,
@@ -334,10 +334,10 @@ def _place(key: Node, value: Node) -> _Place:
     )
 
 
-def _index_places(display_path: str, root: Node) -> tuple[dict[FieldPath, _Place], list[SloFileError]]:
+def index_places(display_path: str, root: Node) -> tuple[dict[FieldPath, Place], list[SloFileError]]:
     """Where every key and list item is, and the keys written twice in one mapping (PyYAML silently
     keeps the last one, which hides mistakes)."""
-    places: dict[FieldPath, _Place] = {(): _place(root, root)}
+    places: dict[FieldPath, Place] = {(): _place(root, root)}
     errors: list[SloFileError] = []
     visited: set[int] = set()
     pending: list[tuple[FieldPath, Node]] = [((), root)]
@@ -380,7 +380,7 @@ def _index_places(display_path: str, root: Node) -> tuple[dict[FieldPath, _Place
 class _Reporter:
     """Builds the errors of one file, placed at the text of the field they concern."""
 
-    def __init__(self, display_path: str, places: Mapping[FieldPath, _Place]) -> None:
+    def __init__(self, display_path: str, places: Mapping[FieldPath, Place]) -> None:
         self.display_path = display_path
         self.places = places
 

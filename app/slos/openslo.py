@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from app.core.sli_catalog import BudgetingMethod, Measure, SliKind, Source, kind_info
 from app.core.windows import parse_window
@@ -36,7 +36,7 @@ from app.slos.definition import (
     SloSpec,
     semantic_problems,
 )
-from app.slos.loader import SloFile, SloFileError
+from app.slos.loader import Place, SloFile, SloFileError, index_places
 from app.systems.models import Phase
 
 OPENSLO_API_VERSION = "openslo/v1"
@@ -117,15 +117,19 @@ class YamlDocument:
 
     file: str
     data: Any
-    lines: dict[FieldPath, int]
+    places: dict[FieldPath, Place]
 
-    def line_of(self, path: FieldPath) -> int | None:
-        # A missing field has no line of its own: report the nearest enclosing one that exists.
-        while path not in self.lines:
+    def place_of(self, path: FieldPath) -> Place | None:
+        # A missing field has no place of its own: report the nearest enclosing one that exists.
+        while path not in self.places:
             if not path:
                 return None
             path = path[:-1]
-        return self.lines[path]
+        return self.places[path]
+
+    def line_of(self, path: FieldPath) -> int | None:
+        place = self.place_of(path)
+        return None if place is None else place.key_line
 
 
 @dataclass(frozen=True)
@@ -170,11 +174,13 @@ class Diagnostics:
 
     @staticmethod
     def _entry(at: Location, message: str) -> SloFileError:
+        place = at.document.place_of(at.path)
         return SloFileError(
             file=at.document.file,
-            line=at.document.line_of(at.path),
+            line=None if place is None else place.key_line,
             field=format_field(at.path),
             message=message,
+            column=None if place is None else place.key_column,
         )
 
     def result(self, documents: list[SloSetDocument]) -> ImportResult:
@@ -226,8 +232,9 @@ def read_yaml_documents(display_path: str, text: str, diagnostics: Diagnostics) 
                 )
                 return []
             data = loader.construct_document(node)
-            lines = _index_lines(display_path, node, diagnostics)
-            documents.append(YamlDocument(display_path, data, lines))
+            places, duplicate_keys = index_places(display_path, node)
+            diagnostics.errors.extend(duplicate_keys)
+            documents.append(YamlDocument(display_path, data, places))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
@@ -265,43 +272,6 @@ def _expanded_size(root: Node) -> int:
         return sizes[id(node)]
 
     return size(root)
-
-
-def _index_lines(display_path: str, root: Node, diagnostics: Diagnostics) -> dict[FieldPath, int]:
-    """1-based line of every key and list item; keys written twice in one mapping are errors (YAML
-    silently keeps the last one)."""
-    lines: dict[FieldPath, int] = {(): root.start_mark.line + 1}
-    visited: set[int] = set()
-    pending: list[tuple[FieldPath, Node]] = [((), root)]
-    while pending:
-        path, node = pending.pop()
-        # Aliases share nodes; visiting each once keeps an alias bomb from expanding here.
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        if isinstance(node, MappingNode):
-            first_line: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, ScalarNode):
-                    continue
-                key, line = key_node.value, key_node.start_mark.line + 1
-                if key in first_line:
-                    diagnostics.errors.append(
-                        SloFileError(
-                            file=display_path,
-                            line=line,
-                            field=format_field((*path, key)),
-                            message=f"duplicate key {key!r} (first at line {first_line[key]})",
-                        )
-                    )
-                first_line.setdefault(key, line)
-                lines[(*path, key)] = line
-                pending.append(((*path, key), value_node))
-        elif isinstance(node, SequenceNode):
-            for index, item in enumerate(node.value):
-                lines[(*path, index)] = item.start_mark.line + 1
-                pending.append(((*path, index), item))
-    return lines
 
 
 def validate_model(model: type[ModelT], data: Any, at: Location, diagnostics: Diagnostics) -> ModelT | None:

@@ -66,7 +66,9 @@ def test_import_openslo_prints_native_yaml_that_loads(mlslo: typer.Typer) -> Non
     )
     [web] = load_printed(out)
     assert [spec.name for spec in web.slos] == ["web-availability"]
-    assert f"warning: {OPENSLO / 'valid' / 'slos.yaml'}:35: [0].spec.timeWindow[0].calendar.startTime:" in err
+    assert (
+        f"warning: {OPENSLO / 'valid' / 'slos.yaml'}:35:11: [0].spec.timeWindow[0].calendar.startTime:" in err
+    )
 
 
 def test_import_openslo_reads_folders_and_files_together(mlslo: typer.Typer, tmp_path: Path) -> None:
@@ -136,7 +138,7 @@ def test_import_sloth_rejects_plugins(mlslo: typer.Typer, tmp_path: Path) -> Non
     code, out, err = run(mlslo, "import", "sloth", str(bad))
     assert code == 1
     assert out == ""
-    assert f"{bad}:7: slos[0].sli.plugin: Sloth SLI plugins are not supported" in err
+    assert f"{bad}:7:7: slos[0].sli.plugin: Sloth SLI plugins are not supported" in err
 
 
 def test_export_then_import_gives_the_example_definitions_back(mlslo: typer.Typer, tmp_path: Path) -> None:
