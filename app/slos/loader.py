@@ -163,8 +163,8 @@ def load_text(display_path: str, text: str) -> tuple[SloFile | None, list[SloFil
         system=system,
         phase=phase,
         slos=document.slos,
-        field_lines={_format_field(path): place.key_line for path, place in places.items()},
-        field_columns={_format_field(path): place.key_column for path, place in places.items()},
+        field_lines={format_field(path): place.key_line for path, place in places.items()},
+        field_columns={format_field(path): place.key_column for path, place in places.items()},
     ), []
 
 
@@ -180,7 +180,7 @@ def _load_openslo(display_path: str, text: str) -> tuple[SloFile | None, list[Sl
     errors.extend(import_errors)
     if document is not None:
         errors.extend(
-            SloFileError(display_path, None, _format_field(problem.path), problem.message)
+            SloFileError(display_path, None, format_field(problem.path), problem.message)
             for problem in semantic_problems(document, phase)
         )
     if errors or document is None or system is None or phase is None:
@@ -359,7 +359,7 @@ def index_places(display_path: str, root: Node) -> tuple[dict[FieldPath, Place],
                         SloFileError(
                             display_path,
                             line,
-                            _format_field((*path, key)),
+                            format_field((*path, key)),
                             f"duplicate key {key!r} (first at line {first_line[key]}); "
                             "YAML would silently keep only the last value",
                             column=key_node.start_mark.column + 1,
@@ -395,7 +395,7 @@ class _Reporter:
             line, column = place.value_line, place.value_column
         else:
             line, column = place.key_line, place.key_column
-        return SloFileError(self.display_path, line, _format_field(path), message, column=column)
+        return SloFileError(self.display_path, line, format_field(path), message, column=column)
 
 
 def _naming_mismatches(
@@ -727,7 +727,7 @@ def _did_you_mean(given: str, candidates: Sequence[str]) -> str:
     return f"; did you mean {suggestion!r}?" if suggestion is not None else ""
 
 
-def _format_field(path: FieldPath) -> str:
+def format_field(path: FieldPath) -> str:
     text = ""
     for part in path:
         if isinstance(part, int):

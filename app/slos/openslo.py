@@ -36,7 +36,7 @@ from app.slos.definition import (
     SloSpec,
     semantic_problems,
 )
-from app.slos.loader import Place, SloFile, SloFileError, index_places
+from app.slos.loader import Place, SloFile, SloFileError, format_field, index_places
 from app.systems.models import Phase
 
 OPENSLO_API_VERSION = "openslo/v1"
@@ -139,16 +139,6 @@ class Location:
 
     def child(self, *parts: str | int) -> Location:
         return Location(self.document, (*self.path, *parts))
-
-
-def format_field(path: FieldPath) -> str:
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
 
 
 @dataclass
