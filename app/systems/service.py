@@ -71,13 +71,24 @@ def update(*, db_session: Session, clock: Clock, system: System, system_in: Syst
     if system_in.description is not None:
         system.description = system_in.description
     fields = system_in.model_fields_set
-    _set_owners(
-        system,
-        service_owner=system_in.service_owner
-        if "service_owner" in fields
-        else _current_owner(system, "service"),
-        model_owner=system_in.model_owner if "model_owner" in fields else _current_owner(system, "model"),
-    )
+    new_owners = {
+        side: getattr(system_in, f"{side}_owner")
+        if f"{side}_owner" in fields
+        else _current_owner(system, side)
+        for side in ("service", "model")
+    }
+    if system.phase == Phase.PRODUCTION.value:
+        # Production alerts need someone to go to: removing an owner or a channel would leave
+        # pages with nowhere to land, so it waits for a demotion.
+        for side, owner in new_owners.items():
+            before = _current_owner(system, side)
+            if before is not None and (owner is None or (before.slack_channel and not owner.slack_channel)):
+                raise ConflictError(
+                    f"system {system.name!r} is in production, which needs its {side} owner and their Slack "
+                    "channel; demote it before removing them",
+                    field=f"{side}_owner",
+                )
+    _set_owners(system, service_owner=new_owners["service"], model_owner=new_owners["model"])
     system.updated_at = clock.now()
     db_session.flush()
     return system

@@ -17,7 +17,7 @@ from app.main import AppDependencies, create_app
 from app.systems import service as systems_service
 from app.systems.models import Phase
 from app.systems.schemas import SystemCreate
-from tests.factories import create_slo
+from tests.factories import create_slo, create_system
 
 PHASE = "/api/v1/systems/recommender/phase"
 CHECK = "/api/v1/systems/recommender/promotion-check"
@@ -372,3 +372,28 @@ def test_a_system_shows_the_policy_of_its_current_phase(
     [listed] = client.get("/api/v1/systems", headers=admin_headers).json()
     assert listed["policy"]["phase"] == "technical_validation"
     assert (listed["policy"]["allows_ticket"], listed["policy"]["allows_page"]) == (True, False)
+
+
+def test_a_production_system_keeps_its_owners_and_channels(
+    db_session: Session, clock: ManualClock, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    create_system(db_session, clock, name="live")
+    db_session.commit()
+
+    removed = client.patch("/api/v1/systems/live", json={"model_owner": None}, headers=admin_headers)
+    assert removed.status_code == 409, removed.text
+    assert removed.json()["detail"][0]["field"] == "model_owner"
+    channel_dropped = client.patch(
+        "/api/v1/systems/live", json={"service_owner": {"name": "web-team"}}, headers=admin_headers
+    )
+    assert channel_dropped.status_code == 409
+    assert (
+        client.get("/api/v1/systems/live", headers=admin_headers).json()["model_owner"]["name"] == "ml-team"
+    )
+    # Handing over to another owner with a channel is fine.
+    handed_over = client.patch(
+        "/api/v1/systems/live",
+        json={"service_owner": {"name": "platform", "slack_channel": "#platform-oncall"}},
+        headers=admin_headers,
+    )
+    assert handed_over.status_code == 200, handed_over.text
