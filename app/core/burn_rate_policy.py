@@ -81,16 +81,25 @@ class AlertDecision:
         return max(candidates, key=lambda o: o.long_burn_rate or 0.0, default=None)
 
 
+# Hysteresis: an alert that fires keeps firing until its burn falls below 90% of the threshold, so
+# an SLO hovering at the threshold does not open and resolve a breach at every evaluation.
+HYSTERESIS = 0.9
+
+
 def decide_alert(
     counts_by_window: Mapping[timedelta, WindowCounts],
     objective: float,
     period: timedelta,
     min_events: int = 1,
+    holding: Severity | None = None,
 ) -> AlertDecision:
     """A rule fires when both of its windows burn above its factor and the long window has
-    at least `min_events` events (so one failure in a quiet hour does not page)."""
+    at least `min_events` events (so one failure in a quiet hour does not page). While an alert of
+    severity `holding` is open, rules up to that severity keep firing down to HYSTERESIS * factor."""
     outcomes: list[RuleOutcome] = []
     for rule in rules_for_period(period):
+        held = holding is not None and rule.severity.rank <= holding.rank
+        threshold = rule.factor * HYSTERESIS if held else rule.factor
         long_counts = counts_by_window[rule.long_window]
         short_counts = counts_by_window[rule.short_window]
         long_burn = burn_rate(long_counts, objective)
@@ -99,8 +108,8 @@ def decide_alert(
             long_counts.total >= max(min_events, 1)
             and long_burn is not None
             and short_burn is not None
-            and long_burn > rule.factor
-            and short_burn > rule.factor
+            and long_burn > threshold
+            and short_burn > threshold
         )
         outcomes.append(RuleOutcome(rule, long_burn, short_burn, long_counts.total, firing))
     firing_severities = {o.rule.severity for o in outcomes if o.firing}

@@ -51,9 +51,11 @@ def evaluate_slo(
     now: datetime,
     min_events: int = 1,
     objective_segments: Sequence[tuple[WindowCounts, float]] | None = None,
+    holding: Severity | None = None,
 ) -> SloEvaluation:
     """`objective_segments` splits the period where the objective changed inside it, so that the
-    new objective applies from the change on; burn rates use the current objective."""
+    new objective applies from the change on; burn rates use the current objective. `holding` is the
+    severity of the SLO's open breach, for hysteresis."""
     period_counts = counts_by_window[period]
     remaining = (
         error_budget_remaining_by_objective(objective_segments)
@@ -70,7 +72,7 @@ def evaluate_slo(
         error_budget_remaining=remaining,
         burn_rates=burn_rates,
         time_to_exhaustion=time_to_exhaustion(remaining, burn_rates[EXHAUSTION_PROJECTION_WINDOW], period),
-        alert=decide_alert(counts_by_window, objective, period, min_events),
+        alert=decide_alert(counts_by_window, objective, period, min_events, holding),
     )
 
 

@@ -79,6 +79,7 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
             now=now,
             min_events=slo.min_events or settings.min_events_per_window,
             objective_segments=_objective_segments(db_session, slo, changed_versions.get(slo.id, []), now),
+            holding=_open_severity(open_breaches.get(slo.id)),
         )
         severity = (
             final_severity(
@@ -103,6 +104,10 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
             notify = policy_for(system.phase).notifies
             _resolve(_Context(db_session, clock, settings, report, slo, system, notify=notify), breach, None)
     return report
+
+
+def _open_severity(breach: Breach | None) -> Severity | None:
+    return None if breach is None else Severity(breach.severity)
 
 
 def _objective_segments(
@@ -194,8 +199,7 @@ class _Context:
 def _apply_decision(
     context: _Context, evaluation: SloEvaluation, severity: Severity | None, breach: Breach | None
 ) -> None:
-    open_severity = None if breach is None else Severity(breach.severity)
-    transition = breach_transition(open_severity, severity)
+    transition = breach_transition(_open_severity(breach), severity)
     outcome = _strongest_firing_outcome(context.slo, evaluation)
     if breach is not None and outcome is not None and outcome.long_burn_rate is not None:
         breach.peak_burn_rate = max(breach.peak_burn_rate, outcome.long_burn_rate)

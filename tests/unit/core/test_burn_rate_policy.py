@@ -126,3 +126,27 @@ def test_breach_transitions(
     open_severity: Severity | None, decided: Severity | None, expected: BreachTransition
 ) -> None:
     assert breach_transition(open_severity, decided) is expected
+
+
+def test_hysteresis_keeps_an_alert_hovering_at_the_threshold_from_flapping() -> None:
+    period = timedelta(days=30)
+    # 1.5% errors: a 15x burn, just above the 14.4 page factor.
+    above = _uniform_counts(period, {HOUR: 0.015, timedelta(minutes=5): 0.015})
+    # 1.4%: 14x, just below the factor but above 90% of it (12.96).
+    just_below = _uniform_counts(period, {HOUR: 0.014, timedelta(minutes=5): 0.014})
+    # 1.2%: 12x, below 90% of the factor.
+    well_below = _uniform_counts(period, {HOUR: 0.012, timedelta(minutes=5): 0.012})
+
+    assert decide_alert(above, 0.999, period).severity is Severity.PAGE
+    # Not firing yet: dipping under the factor does not open a page...
+    assert decide_alert(just_below, 0.999, period).severity is None
+    # ...but once paging, it keeps paging there, and stops only well below.
+    assert decide_alert(just_below, 0.999, period, holding=Severity.PAGE).severity is Severity.PAGE
+    assert decide_alert(well_below, 0.999, period, holding=Severity.PAGE).severity is None
+
+
+def test_holding_a_ticket_does_not_lower_the_bar_for_a_page() -> None:
+    period = timedelta(days=30)
+    just_below_page = _uniform_counts(period, {HOUR: 0.014, timedelta(minutes=5): 0.014})
+    decision = decide_alert(just_below_page, 0.999, period, holding=Severity.TICKET)
+    assert decision.severity is not Severity.PAGE
