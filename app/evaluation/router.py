@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.auth.service import Principal
 from app.core.budget import postmortem_required
 from app.core.windows import window_label
 from app.deps import Admin, AppClock, AppSettings, DbSession, IdInPath, Reader
 from app.errors import NotFoundError
 from app.evaluation import repository, service
 from app.evaluation.models import Breach
-from app.evaluation.schemas import BreachRead, EvaluationRunRead, SloRead, SloStatusRead
+from app.evaluation.schemas import BreachRead, EvaluationRunRead, SloRead, SloStatusRead, SloVersionRead
 from app.slos import repository as slos_repository
 from app.slos.models import Slo
 from app.systems import service as systems_service
@@ -40,6 +41,13 @@ def list_slos(
 
 @router.get("/systems/{name}/slos/{slo_name}", response_model=SloRead)
 def get_slo(name: str, slo_name: str, db_session: DbSession, principal: Reader) -> SloRead:
+    slo, system = _slo_in_force(db_session, name, slo_name, principal)
+    return _slo_read(db_session, slo, system)
+
+
+def _slo_in_force(
+    db_session: DbSession, name: str, slo_name: str, principal: Principal
+) -> tuple[Slo, System]:
     system = systems_service.get(db_session=db_session, name=name, principal=principal)
     slo = slos_repository.get_by_name(
         db_session=db_session, system_id=system.id, phase=system.phase, name=slo_name
@@ -48,7 +56,27 @@ def get_slo(name: str, slo_name: str, db_session: DbSession, principal: Reader) 
         raise NotFoundError(
             f"system {name!r} has no SLO {slo_name!r} in phase {system.phase!r}", field="slo_name"
         )
-    return _slo_read(db_session, slo, system)
+    return slo, system
+
+
+@router.get("/systems/{name}/slos/{slo_name}/versions", response_model=list[SloVersionRead])
+def list_slo_versions(
+    name: str, slo_name: str, db_session: DbSession, principal: Reader
+) -> list[SloVersionRead]:
+    """Every applied definition of the SLO, oldest first: what changed, when, and by whom."""
+    slo, _ = _slo_in_force(db_session, name, slo_name, principal)
+    return [
+        SloVersionRead(
+            version=version.version,
+            objective=version.objective,
+            window=window_label(version.period),
+            effective_from=version.effective_from,
+            applied_by=version.applied_by,
+            source_path=version.source_path,
+            definition=version.definition,
+        )
+        for version in slos_repository.list_versions(db_session=db_session, slo_id=slo.id)
+    ]
 
 
 @router.post("/evaluations", response_model=EvaluationRunRead)
@@ -92,11 +120,21 @@ def _slo_read(db_session: DbSession, slo: Slo, system: System) -> SloRead:
         system=system.name,
         phase=slo.phase,
         name=slo.name,
+        objective_name=slo.objective_name,
         description=slo.description,
         sli_kind=slo.sli_kind,
+        metric=slo.metric,
+        source=slo.source,
         threshold_ms=slo.threshold_ms,
         objective=slo.objective,
+        objective_op=slo.objective_op,
+        objective_value=slo.objective_value,
+        budgeting_method=slo.budgeting_method,
         window=window_label(slo.period),
+        calendar_unit=slo.calendar_unit,
+        time_zone=slo.time_zone,
+        owner_side=slo.owner_side,
+        version=slo.version,
         in_force=slo.phase == system.phase and slo.archived_at is None,
         source_path=slo.source_path,
         status=None if status is None else SloStatusRead.model_validate(status),

@@ -26,14 +26,36 @@ class SloRead(BaseModel):
     system: str
     phase: str
     name: str
+    objective_name: str | None
     description: str
     sli_kind: str
+    metric: str
+    source: str
     threshold_ms: float | None
     objective: float
+    objective_op: str | None
+    objective_value: float | None
+    budgeting_method: str
     window: str
+    calendar_unit: str | None
+    time_zone: str | None
+    owner_side: str
+    version: int
     in_force: bool
     source_path: str
     status: SloStatusRead | None
+
+
+class SloVersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    objective: float
+    window: str
+    effective_from: datetime
+    applied_by: str
+    source_path: str
+    definition: dict[str, Any]
 
 
 class BreachRead(BaseModel):
