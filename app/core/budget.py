@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from app.core.windows import WindowCounts
+from app.core.windows import WindowCounts, WindowMeasure
 
 # Workbook error-budget policy: a single incident that consumes more than 20% of the budget
 # requires a postmortem.
@@ -23,7 +23,7 @@ def error_budget(objective: float) -> float:
     return 1.0 - objective
 
 
-def burn_rate(counts: WindowCounts, objective: float) -> float | None:
+def burn_rate(counts: WindowMeasure, objective: float) -> float | None:
     """BR(W) = error_ratio(W) / B. A burn rate of 1 spends the budget in exactly one SLO period."""
     error_ratio = counts.error_ratio
     if error_ratio is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from app.core.budget import burn_rate
-from app.core.windows import WindowCounts
+from app.core.windows import WindowMeasure
 
 
 class Severity(enum.StrEnum):
@@ -87,7 +87,7 @@ HYSTERESIS = 0.9
 
 
 def decide_alert(
-    counts_by_window: Mapping[timedelta, WindowCounts],
+    counts_by_window: Mapping[timedelta, WindowMeasure],
     objective: float,
     period: timedelta,
     min_events: int = 1,
@@ -127,7 +127,7 @@ def permitted_severity(decided: Severity | None, *, allow_page: bool, allow_tick
     return decided
 
 
-def decide_count_based(period_counts: WindowCounts, max_bad_events: int) -> Severity | None:
+def decide_count_based(bad_events: int, max_bad_events: int) -> Severity | None:
     """For rare events (a few retrains a month) burn rates swing wildly; the rule is a count:
     more than `max_bad_events` bad events in the SLO window opens a ticket."""
-    return Severity.TICKET if period_counts.bad > max_bad_events else None
+    return Severity.TICKET if bad_events > max_bad_events else None

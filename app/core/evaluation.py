@@ -6,12 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.core.budget import (
-    burn_rate,
-    error_budget_remaining,
-    error_budget_remaining_by_objective,
-    time_to_exhaustion,
-)
+from app.core.budget import burn_rate, error_budget_remaining_by_objective, time_to_exhaustion
+from app.core.budgeting import BudgetResult, occurrences_result
 from app.core.burn_rate_policy import (
     AlertDecision,
     Severity,
@@ -19,7 +15,7 @@ from app.core.burn_rate_policy import (
     decide_count_based,
     permitted_severity,
 )
-from app.core.windows import ALERT_WINDOWS, WindowCounts
+from app.core.windows import ALERT_WINDOWS, WindowCounts, WindowMeasure
 
 # Time to exhaustion is projected from the 1h burn: recent enough to react, long enough not to jitter.
 EXHAUSTION_PROJECTION_WINDOW = timedelta(hours=1)
@@ -30,7 +26,10 @@ class SloEvaluation:
     evaluated_at: datetime
     objective: float
     period: timedelta
-    period_counts: WindowCounts
+    # Events counted over the SLO window (slices, for time-slice budgeting).
+    good: int
+    total: int
+    bad: int
     sli: float | None
     error_budget_remaining: float
     burn_rates: dict[timedelta, float | None]
@@ -45,30 +44,38 @@ def windows_needed(period: timedelta) -> tuple[timedelta, ...]:
 
 def evaluate_slo(
     *,
-    counts_by_window: Mapping[timedelta, WindowCounts],
+    counts_by_window: Mapping[timedelta, WindowMeasure],
     objective: float,
     period: timedelta,
     now: datetime,
     min_events: int = 1,
     objective_segments: Sequence[tuple[WindowCounts, float]] | None = None,
+    period_result: BudgetResult | None = None,
     holding: Severity | None = None,
 ) -> SloEvaluation:
-    """`objective_segments` splits the period where the objective changed inside it, so that the
-    new objective applies from the change on; burn rates use the current objective. `holding` is the
-    severity of the SLO's open breach, for hysteresis."""
-    period_counts = counts_by_window[period]
+    """The SLI and budget come from `period_result` when the caller budgeted the window itself
+    (time slices, calendar windows, exclusions), else from the period's counts; with
+    `objective_segments` a changed objective applies from the change on. Burn rates use the current
+    objective. `holding` is the severity of the SLO's open breach, for hysteresis."""
+    if period_result is None:
+        counts = counts_by_window[period]
+        if not isinstance(counts, WindowCounts):
+            raise TypeError("without a period_result, the period's counts must be WindowCounts")
+        period_result = occurrences_result(counts, objective)
     remaining = (
         error_budget_remaining_by_objective(objective_segments)
         if objective_segments
-        else error_budget_remaining(period_counts, objective)
+        else period_result.error_budget_remaining
     )
     burn_rates = {window: burn_rate(counts_by_window[window], objective) for window in ALERT_WINDOWS}
     return SloEvaluation(
         evaluated_at=now,
         objective=objective,
         period=period,
-        period_counts=period_counts,
-        sli=period_counts.good_ratio,
+        good=period_result.good,
+        total=period_result.total,
+        bad=period_result.bad,
+        sli=period_result.sli,
         error_budget_remaining=remaining,
         burn_rates=burn_rates,
         time_to_exhaustion=time_to_exhaustion(remaining, burn_rates[EXHAUSTION_PROJECTION_WINDOW], period),
@@ -86,7 +93,7 @@ def final_severity(
     """The severity that acts: the count rule for SLOs that declare one, else the burn-rate
     decision, then limited by what the phase and the SLO allow."""
     decided = (
-        decide_count_based(evaluation.period_counts, max_bad_events)
+        decide_count_based(evaluation.bad, max_bad_events)
         if max_bad_events is not None
         else evaluation.alert.severity
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 # The windows every evaluation computes: the Workbook's alert windows plus the SLO period itself.
 ALERT_WINDOWS: tuple[timedelta, ...] = (
@@ -15,6 +16,17 @@ ALERT_WINDOWS: tuple[timedelta, ...] = (
     timedelta(days=1),
     timedelta(days=3),
 )
+
+
+class WindowMeasure(Protocol):
+    """What burn-rate rules read of a window: its error ratio (bad events or bad slices over all)
+    and how many events or slices it counted."""
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def error_ratio(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,8 +169,8 @@ def _store_status(
             "slo_id": slo.id,
             "evaluated_at": evaluation.evaluated_at,
             "sli": evaluation.sli,
-            "good_events": evaluation.period_counts.good,
-            "total_events": evaluation.period_counts.total,
+            "good_events": evaluation.good,
+            "total_events": evaluation.total,
             "error_budget_remaining": evaluation.error_budget_remaining if budgets_evaluated else None,
             "burn_rates": {window_label(w): r for w, r in evaluation.burn_rates.items()},
             "time_to_exhaustion_seconds": (
@@ -254,7 +254,7 @@ def _opening_details(slo: Slo, evaluation: SloEvaluation, outcome: RuleOutcome |
     if outcome is None:
         return {
             "rule": "count",
-            "bad_events": evaluation.period_counts.bad,
+            "bad_events": evaluation.bad,
             "max_bad_events": slo.max_bad_events,
             "sli": evaluation.sli,
         }

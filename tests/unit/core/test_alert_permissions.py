@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from app.core.burn_rate_policy import Severity, decide_count_based, permitted_severity
-from app.core.windows import WindowCounts
 
 
 @pytest.mark.parametrize(
@@ -27,6 +26,6 @@ def test_permitted_severity(
 
 def test_count_based_rule_fires_only_above_the_allowed_failures() -> None:
     # "No more than 1 failed retrain per 4 weeks": 4 weekly retrains, 1 failed is fine, 2 is not.
-    assert decide_count_based(WindowCounts(good=3, total=4), max_bad_events=1) is None
-    assert decide_count_based(WindowCounts(good=2, total=4), max_bad_events=1) is Severity.TICKET
-    assert decide_count_based(WindowCounts(good=0, total=0), max_bad_events=0) is None
+    assert decide_count_based(1, max_bad_events=1) is None
+    assert decide_count_based(2, max_bad_events=1) is Severity.TICKET
+    assert decide_count_based(0, max_bad_events=0) is None
