@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     min_events_per_window: int = Field(
         default=1, ge=1, description="Alert rules need at least this many events in the long window."
     )
+    measurement_retention_days: int = Field(
+        default=400,
+        ge=1,
+        description="Measurement partitions older than this are dropped (whole months); keep it above "
+        "the longest SLO window.",
+    )
     log_level: str = "INFO"
 
 

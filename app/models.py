@@ -2,7 +2,7 @@
 
 from app.auth.models import ApiKey
 from app.evaluation.models import Breach, SloStatus
-from app.measurements.models import SloMinuteCount
+from app.measurements.models import SloDayCount, SloHourCount, SloMinuteCount
 from app.notifications.models import Notification
 from app.postmortems.models import Postmortem, postmortem_breach
 from app.slos.models import Slo, SloVersion
@@ -15,6 +15,8 @@ __all__ = [
     "PhaseChange",
     "Postmortem",
     "Slo",
+    "SloDayCount",
+    "SloHourCount",
     "SloMinuteCount",
     "SloStatus",
     "SloVersion",

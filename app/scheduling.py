@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.util import undefined
 
 from app.evaluation.jobs import EVALUATION_JOB
 from app.jobs import JobContext, ScheduledJob
+from app.measurements.jobs import PARTITION_JOB
 from app.notifications.jobs import DELIVERY_JOB
 
 logger = logging.getLogger(__name__)
 
-ALL_JOBS: tuple[ScheduledJob, ...] = (EVALUATION_JOB, DELIVERY_JOB)
+ALL_JOBS: tuple[ScheduledJob, ...] = (EVALUATION_JOB, DELIVERY_JOB, PARTITION_JOB)
 
 
 def _run_logged(job: ScheduledJob, context: JobContext) -> None:
@@ -27,6 +30,8 @@ def _run_logged(job: ScheduledJob, context: JobContext) -> None:
 def build_scheduler(context: JobContext, jobs: Sequence[ScheduledJob] = ALL_JOBS) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     for job in jobs:
+        # Hourly upkeep starts at once; the frequent jobs wait one interval.
+        first_run = datetime.now(UTC) if job.interval_seconds(context.settings) >= 3600 else None
         scheduler.add_job(
             _run_logged,
             "interval",
@@ -37,5 +42,6 @@ def build_scheduler(context: JobContext, jobs: Sequence[ScheduledJob] = ALL_JOBS
             coalesce=True,
             max_instances=1,
             misfire_grace_time=None,
+            next_run_time=first_run or undefined,
         )
     return scheduler

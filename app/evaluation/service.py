@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
@@ -14,10 +15,14 @@ from app.clock import Clock
 from app.config import Settings
 from app.core.breach_state import BreachTransition, breach_transition
 from app.core.budget import budget_consumed_share
+from app.core.budgeting import BudgetResult, budget_for_method, value_timeslices_budget
 from app.core.burn_rate_policy import RuleOutcome, Severity
+from app.core.calendar import CalendarUnit, calendar_window
 from app.core.evaluation import SloEvaluation, evaluate_slo, final_severity, windows_needed
+from app.core.exclusions import EPOCH, ExclusionRule, exclusion_intervals
 from app.core.phase_policy import policy_for
-from app.core.windows import WindowCounts, window_label
+from app.core.sli_catalog import BudgetingMethod, Comparison, Measure, SliKind, kind_info
+from app.core.windows import ALERT_WINDOWS, WindowCounts, parse_window, window_label
 from app.evaluation import repository
 from app.evaluation.models import Breach
 from app.measurements import repository as measurements_repository
@@ -72,13 +77,19 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
     )
     for slo, system in in_force:
         policy = policy_for(system.phase)
+        budgeted = _budget_windows(db_session, slo, now)
         evaluation = evaluate_slo(
-            counts_by_window=counts[slo.id],
+            counts_by_window=counts[slo.id] if budgeted is None else budgeted.by_window,
             objective=slo.objective,
-            period=slo.period,
+            period=slo.period if budgeted is None else budgeted.period_length,
             now=now,
             min_events=slo.min_events or settings.min_events_per_window,
-            objective_segments=_objective_segments(db_session, slo, changed_versions.get(slo.id, []), now),
+            objective_segments=(
+                _objective_segments(db_session, slo, changed_versions.get(slo.id, []), now)
+                if budgeted is None
+                else None
+            ),
+            period_result=None if budgeted is None else budgeted.period,
             holding=_open_severity(open_breaches.get(slo.id)),
         )
         severity = (
@@ -104,6 +115,92 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
             notify = policy_for(system.phase).notifies
             _resolve(_Context(db_session, clock, settings, report, slo, system, notify=notify), breach, None)
     return report
+
+
+@dataclass(frozen=True)
+class _Budgeted:
+    """An SLO budgeted from its minute rows rather than from window sums."""
+
+    by_window: dict[timedelta, BudgetResult]
+    period: BudgetResult
+    period_length: timedelta
+
+
+def _budget_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgeted | None:
+    """Time slices, calendar windows and exclusions need the minutes themselves; plain occurrences
+    over a rolling window (most SLOs) are budgeted from window sums instead, and return None."""
+    exclusions = _exclusion_rules(slo)
+    method = BudgetingMethod(slo.budgeting_method)
+    if _gives_values(slo):
+        # Value SLIs (drift share, F1, an age) are judged slice by slice on collected values; no
+        # collector stores them yet, so every slice is without a value and the budget is untouched.
+        period_length = slo.period
+        if slo.calendar_unit is not None:
+            start, end = calendar_window(cast(CalendarUnit, slo.calendar_unit), slo.time_zone or "UTC", now)
+            period_length = end - start
+        empty = value_timeslices_budget(
+            {},
+            op=Comparison(slo.objective_op or "lte"),
+            threshold=slo.objective_value or 0.0,
+            objective=slo.objective,
+        )
+        return _Budgeted(
+            by_window=dict.fromkeys(ALERT_WINDOWS, empty), period=empty, period_length=period_length
+        )
+    if method is BudgetingMethod.OCCURRENCES and slo.calendar_unit is None and not exclusions:
+        return None
+    if slo.calendar_unit is not None:
+        period_start, period_end = calendar_window(
+            cast(CalendarUnit, slo.calendar_unit), slo.time_zone or "UTC", now
+        )
+        slice_origin = period_start
+    else:
+        period_start, period_end = now - slo.period, now
+        slice_origin = EPOCH
+    earliest = min(period_start, now - max(ALERT_WINDOWS))
+    minutes = measurements_repository.minute_counts(
+        db_session=db_session, slo_id=slo.id, start=earliest, end=now
+    )
+    excluded = exclusion_intervals(exclusions, earliest, now)
+
+    def budget(start: datetime, origin: datetime) -> BudgetResult:
+        return budget_for_method(
+            method,
+            minutes,
+            start=start,
+            end=now,
+            excluded=excluded,
+            objective=slo.objective,
+            slice_length=slo.time_slice_window,
+            slice_target=slo.time_slice_target,
+            slice_origin=origin,
+        )
+
+    return _Budgeted(
+        by_window={window: budget(now - window, EPOCH) for window in ALERT_WINDOWS},
+        period=budget(period_start, slice_origin),
+        period_length=period_end - period_start,
+    )
+
+
+def _gives_values(slo: Slo) -> bool:
+    metric = kind_info(SliKind(slo.sli_kind)).metrics.get(slo.metric)
+    return metric is not None and metric.measure is Measure.VALUE
+
+
+def _exclusion_rules(slo: Slo) -> list[ExclusionRule]:
+    declared = slo.definition.get("exclusions") or []
+    default_zone = slo.time_zone or "UTC"
+    return [
+        ExclusionRule(
+            reason=entry["reason"],
+            first_start=datetime.fromisoformat(entry["start"]),
+            duration=parse_window(entry["duration"]),
+            rrule=entry.get("rrule"),
+            time_zone=entry.get("time_zone") or default_zone,
+        )
+        for entry in declared
+    ]
 
 
 def _open_severity(breach: Breach | None) -> Severity | None:

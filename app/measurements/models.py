@@ -1,4 +1,4 @@
-"""ORM model of per-minute SLI counts."""
+"""ORM models of SLI counts: per minute, and the hour and day rollups kept equal to their minutes."""
 
 from __future__ import annotations
 
@@ -9,14 +9,52 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
+# Monthly partitions and the default partitions live here, out of the application's schema.
+PARTITION_SCHEMA = "measurement_partition"
+
 
 class SloMinuteCount(Base):
-    """Good and total events of one SLO in one minute, keyed by the minute's start (UTC)."""
+    """Good and total events of one SLO in one minute, keyed by the minute's start (UTC).
+
+    Written by ingestion; database triggers fold every change into the hour and day rollups."""
 
     __tablename__ = "slo_minute_count"
-    __table_args__ = (CheckConstraint("good >= 0 AND good <= total", name="good_within_total"),)
+    __table_args__ = (
+        CheckConstraint("good >= 0 AND good <= total", name="good_within_total"),
+        {"postgresql_partition_by": "RANGE (minute)"},
+    )
 
     slo_id: Mapped[int] = mapped_column(ForeignKey("slo.id", ondelete="CASCADE"), primary_key=True)
     minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    good: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+
+class SloHourCount(Base):
+    """The sum of one SLO's minutes in one UTC hour (maintained by triggers; read-only here)."""
+
+    __tablename__ = "slo_hour_count"
+    __table_args__ = (
+        CheckConstraint("good >= 0 AND good <= total", name="good_within_total"),
+        {"postgresql_partition_by": "RANGE (hour)"},
+    )
+
+    slo_id: Mapped[int] = mapped_column(ForeignKey("slo.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    good: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+
+class SloDayCount(Base):
+    """The sum of one SLO's minutes in one UTC day (maintained by triggers; read-only here)."""
+
+    __tablename__ = "slo_day_count"
+    __table_args__ = (
+        CheckConstraint("good >= 0 AND good <= total", name="good_within_total"),
+        {"postgresql_partition_by": "RANGE (day)"},
+    )
+
+    slo_id: Mapped[int] = mapped_column(ForeignKey("slo.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     good: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[int] = mapped_column(BigInteger)

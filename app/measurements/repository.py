@@ -1,20 +1,47 @@
-"""Queries on per-minute SLI counts."""
+"""Queries on SLI counts: minute writes, window sums from the minute/hour/day levels, and the
+monthly partitions of the three levels."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app.core.budgeting import MinuteCounts
 from app.core.windows import WindowCounts
-from app.measurements.models import SloMinuteCount
+from app.measurements.models import PARTITION_SCHEMA, SloDayCount, SloHourCount, SloMinuteCount
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CountLevel:
+    """One level of the count hierarchy: its table, time column and span of one row."""
+
+    table: str
+    column: str
+    unit: timedelta
+
+
+MINUTE_LEVEL = CountLevel(SloMinuteCount.__tablename__, "minute", MINUTE)
+HOUR_LEVEL = CountLevel(SloHourCount.__tablename__, "hour", HOUR)
+DAY_LEVEL = CountLevel(SloDayCount.__tablename__, "day", DAY)
+# Coarsest first; a window is covered by whole days, then whole hours, then minutes at its edges.
+LEVELS = (DAY_LEVEL, HOUR_LEVEL, MINUTE_LEVEL)
 
 
 def add_minute_counts(*, db_session: Session, rows: Iterable[tuple[int, datetime, int, int]]) -> int:
-    """Add (slo_id, minute, good, total) to the stored counts, creating minutes as needed."""
+    """Add (slo_id, minute, good, total) to the stored counts, creating minutes as needed.
+
+    Triggers on the minute table add the same amounts to the hour and day rollups."""
     # Sorted so that concurrent batches lock rows in the same order and cannot deadlock.
     values = [{"slo_id": s, "minute": m, "good": g, "total": t} for s, m, g, t in sorted(rows)]
     if not values:
@@ -33,50 +60,220 @@ def add_minute_counts(*, db_session: Session, rows: Iterable[tuple[int, datetime
     return len(values)
 
 
+def _floor(moment: datetime, unit: timedelta) -> datetime:
+    return moment - (moment - _EPOCH) % unit
+
+
+def _ceil(moment: datetime, unit: timedelta) -> datetime:
+    floor = _floor(moment, unit)
+    return floor if floor == moment else floor + unit
+
+
+def window_segments(start: datetime, end: datetime) -> list[tuple[CountLevel, datetime, datetime]]:
+    """[start, end) as disjoint aligned stretches, each read from the coarsest level that fits it:
+    at most 59 minutes and 23 hours at each edge, whole days between.
+
+    The minutes of a window are those whose start lies in [start, end), hence the ceilings."""
+    return _split(_ceil(start, MINUTE), _ceil(end, MINUTE), LEVELS)
+
+
+def _split(
+    start: datetime, end: datetime, levels: Sequence[CountLevel]
+) -> list[tuple[CountLevel, datetime, datetime]]:
+    if start >= end:
+        return []
+    level, finer = levels[0], levels[1:]
+    if not finer:
+        return [(level, start, end)]
+    inner_start, inner_end = _ceil(start, level.unit), _floor(end, level.unit)
+    if inner_start >= inner_end:
+        return _split(start, end, finer)
+    return [
+        *_split(start, inner_start, finer),
+        (level, inner_start, inner_end),
+        *_split(inner_end, end, finer),
+    ]
+
+
+def _sum_ranges(
+    db_session: Session, slo_ids: Sequence[int], ranges: Sequence[tuple[int, datetime, datetime, CountLevel]]
+) -> dict[tuple[int, int], WindowCounts]:
+    """Sums of good and total per (slo_id, key) over the given (key, start, end, level) stretches.
+
+    A stretch shared by several keys (the latest minutes and hours, common to every window) is
+    read once."""
+    segments: dict[tuple[CountLevel, datetime, datetime], int] = {}
+    segment_keys: list[tuple[int, int]] = []
+    for key, start, end, level in ranges:
+        segment = segments.setdefault((level, start, end), len(segments))
+        segment_keys.append((segment, key))
+    if not segments:
+        return {}
+    by_level: dict[CountLevel, list[tuple[int, datetime, datetime]]] = defaultdict(list)
+    for (level, start, end), segment in segments.items():
+        by_level[level].append((segment, start, end))
+    parts = []
+    parameters: dict[str, object] = {
+        "slo_ids": list(slo_ids),
+        "map_segments": [segment for segment, _ in segment_keys],
+        "map_keys": [key for _, key in segment_keys],
+    }
+    for index, (level, stretches) in enumerate(by_level.items()):
+        parts.append(
+            f"SELECT c.slo_id, s.segment, c.good, c.total "
+            f"FROM unnest(CAST(:segments_{index} AS int[]), CAST(:starts_{index} AS timestamptz[]), "
+            f"CAST(:ends_{index} AS timestamptz[])) AS s(segment, start_at, end_at) "
+            f"JOIN {level.table} AS c ON c.slo_id = ANY(CAST(:slo_ids AS int[])) "
+            f"AND c.{level.column} >= s.start_at AND c.{level.column} < s.end_at"
+        )
+        parameters[f"segments_{index}"] = [segment for segment, _, _ in stretches]
+        parameters[f"starts_{index}"] = [start for _, start, _ in stretches]
+        parameters[f"ends_{index}"] = [end for _, _, end in stretches]
+    statement = text(
+        "WITH segment_sum AS (SELECT slo_id, segment, sum(good) AS good, sum(total) AS total FROM ("
+        + " UNION ALL ".join(parts)
+        + ") AS counted GROUP BY slo_id, segment) "
+        "SELECT segment_sum.slo_id, used.key, sum(segment_sum.good), sum(segment_sum.total) "
+        "FROM segment_sum JOIN unnest(CAST(:map_segments AS int[]), CAST(:map_keys AS int[])) "
+        "AS used(segment, key) ON used.segment = segment_sum.segment "
+        "GROUP BY segment_sum.slo_id, used.key"
+    )
+    return {
+        (slo_id, key): WindowCounts(good=int(good), total=int(total))
+        for slo_id, key, good, total in db_session.execute(statement, parameters)
+    }
+
+
 def window_counts(*, db_session: Session, slo_id: int, start: datetime, end: datetime) -> WindowCounts:
     """Counts of the minutes whose start lies in [start, end)."""
-    good, total = db_session.execute(
-        select(
-            func.coalesce(func.sum(SloMinuteCount.good), 0), func.coalesce(func.sum(SloMinuteCount.total), 0)
-        )
+    ranges = [(0, lo, hi, level) for level, lo, hi in window_segments(start, end)]
+    return _sum_ranges(db_session, [slo_id], ranges).get((slo_id, 0), WindowCounts(0, 0))
+
+
+def minute_counts(*, db_session: Session, slo_id: int, start: datetime, end: datetime) -> list[MinuteCounts]:
+    """The stored minutes whose start lies in [start, end), in time order (for budgeting methods
+    that need the minutes themselves: time slices, calendar windows, exclusions)."""
+    rows = db_session.execute(
+        select(SloMinuteCount.minute, SloMinuteCount.good, SloMinuteCount.total)
         .where(SloMinuteCount.slo_id == slo_id)
         .where(SloMinuteCount.minute >= start)
         .where(SloMinuteCount.minute < end)
-    ).one()
-    return WindowCounts(good=int(good), total=int(total))
+        .order_by(SloMinuteCount.minute)
+    )
+    return [MinuteCounts(minute=minute, good=good, total=total) for minute, good, total in rows]
 
 
 def counts_for_windows(
     *, db_session: Session, slo_ids: Sequence[int], windows: Sequence[timedelta], now: datetime
 ) -> dict[int, dict[timedelta, WindowCounts]]:
-    """For each SLO, the counts over every window ending at `now`, in one scan per SLO set.
+    """For each SLO, the counts over every window ending at `now`, in one statement.
 
-    A window W holds the minutes whose start lies in [now - W, now).
-    """
+    A window W holds the minutes whose start lies in [now - W, now). Each window reads whole days,
+    then whole hours and at most two edges of minutes, so its cost hardly depends on its length."""
     if not slo_ids:
         return {}
-    longest = max(windows)
-    columns = []
-    for index, window in enumerate(windows):
-        in_window = SloMinuteCount.minute >= literal(now - window)
-        columns.append(
-            func.coalesce(func.sum(SloMinuteCount.good).filter(in_window), 0).label(f"good_{index}")
-        )
-        columns.append(
-            func.coalesce(func.sum(SloMinuteCount.total).filter(in_window), 0).label(f"total_{index}")
-        )
-    rows = db_session.execute(
-        select(SloMinuteCount.slo_id, *columns)
-        .where(SloMinuteCount.slo_id.in_(slo_ids))
-        .where(SloMinuteCount.minute >= now - longest)
-        .where(SloMinuteCount.minute < now)
-        .group_by(SloMinuteCount.slo_id)
+    ranges = [
+        (index, lo, hi, level)
+        for index, window in enumerate(windows)
+        for level, lo, hi in window_segments(now - window, now)
+    ]
+    sums = _sum_ranges(db_session, slo_ids, ranges)
+    empty = WindowCounts(0, 0)
+    return {
+        slo_id: {window: sums.get((slo_id, index), empty) for index, window in enumerate(windows)}
+        for slo_id in slo_ids
+    }
+
+
+# Partitions: one per level and UTC month, named <table>_p<YYYYMM> in PARTITION_SCHEMA, plus a
+# default partition per level that holds rows of months without a partition yet.
+
+
+def month_start(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month(start: datetime) -> datetime:
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+
+
+def partition_name(level: CountLevel, month: datetime) -> str:
+    return f"{level.table}_p{month:%Y%m}"
+
+
+def default_partition(level: CountLevel) -> str:
+    return f"{PARTITION_SCHEMA}.{level.table}_default"
+
+
+def month_partitions(*, db_session: Session, level: CountLevel) -> list[datetime]:
+    """The months that have their own partition at this level, in order."""
+    names = db_session.scalars(
+        text(
+            "SELECT child.relname FROM pg_inherits "
+            "JOIN pg_class AS child ON child.oid = pg_inherits.inhrelid "
+            "WHERE pg_inherits.inhparent = CAST(:parent AS regclass) AND child.relname <> :default_name"
+        ),
+        {"parent": level.table, "default_name": f"{level.table}_default"},
     ).all()
-    empty = {window: WindowCounts(0, 0) for window in windows}
-    result: dict[int, dict[timedelta, WindowCounts]] = {slo_id: dict(empty) for slo_id in slo_ids}
-    for row in rows:
-        result[row.slo_id] = {
-            window: WindowCounts(good=int(row[1 + 2 * i]), total=int(row[2 + 2 * i]))
-            for i, window in enumerate(windows)
-        }
-    return result
+    prefix = f"{level.table}_p"
+    return sorted(
+        datetime.strptime(name.removeprefix(prefix), "%Y%m").replace(tzinfo=UTC)
+        for name in names
+        if name.startswith(prefix)
+    )
+
+
+def months_in_default_partition(*, db_session: Session, level: CountLevel) -> list[datetime]:
+    months = db_session.scalars(
+        text(
+            f"SELECT DISTINCT date_trunc('month', {level.column}, 'UTC') "
+            f"FROM {default_partition(level)} ORDER BY 1"
+        )
+    ).all()
+    return [month.astimezone(UTC) for month in months]
+
+
+def create_month_partition(*, db_session: Session, level: CountLevel, month: datetime) -> None:
+    """Give `month` its own partition, moving its rows out of the default partition.
+
+    The rows move by a direct DELETE on the default partition, which the rollup triggers on the
+    parent table do not see: the counts only change place."""
+    name = f"{PARTITION_SCHEMA}.{partition_name(level, month)}"
+    bounds = {"start": month, "end": next_month(month)}
+    db_session.execute(
+        text(f"CREATE TABLE {name} (LIKE {level.table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    )
+    db_session.execute(
+        text(
+            f"WITH moved AS (DELETE FROM {default_partition(level)} "
+            f"WHERE {level.column} >= :start AND {level.column} < :end RETURNING *) "
+            f"INSERT INTO {name} SELECT * FROM moved"
+        ),
+        bounds,
+    )
+    start_literal = month.isoformat()
+    end_literal = next_month(month).isoformat()
+    db_session.execute(
+        text(
+            f"ALTER TABLE {level.table} ATTACH PARTITION {name} "
+            f"FOR VALUES FROM ('{start_literal}') TO ('{end_literal}')"
+        )
+    )
+
+
+def drop_month_partition(*, db_session: Session, level: CountLevel, month: datetime) -> None:
+    db_session.execute(text(f"DROP TABLE {PARTITION_SCHEMA}.{partition_name(level, month)}"))
+
+
+def delete_default_rows_before(*, db_session: Session, level: CountLevel, cutoff: datetime) -> int:
+    """Remove old rows from the default partition directly (bypassing the rollup triggers, as a
+    dropped partition does): every level loses the same months."""
+    result = db_session.execute(
+        text(f"DELETE FROM {default_partition(level)} WHERE {level.column} < :cutoff"), {"cutoff": cutoff}
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -432,6 +432,11 @@ class Exclusion(FileModel):
     rrule: Annotated[str, AfterValidator(_rrule)] | None = Field(
         default=None, description="RFC 5545 recurrence from `start`, e.g. FREQ=WEEKLY;BYDAY=SU."
     )
+    time_zone: TimeZone | None = Field(
+        default=None,
+        description="IANA zone whose wall clock the recurrence follows across DST; default: the "
+        "window's calendar time zone, else UTC.",
+    )
 
 
 class SloSpec(FileModel):
