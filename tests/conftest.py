@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, create_engine, text
@@ -26,6 +27,16 @@ from app.db import EmbeddedPostgres, SessionFactory, normalize_url
 from app.main import AppDependencies, create_app
 
 TEST_START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+# In CI the property tests run a fixed set of examples, so a run is repeatable and a slow shared
+# machine cannot fail a health check; locally every run explores new examples.
+hypothesis.settings.register_profile(
+    "ci",
+    derandomize=True,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
+)
+if os.environ.get("CI") == "true":
+    hypothesis.settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
