@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 
 class SloStatusRead(BaseModel):
@@ -19,6 +19,12 @@ class SloStatusRead(BaseModel):
     burn_rates: dict[str, float | None]
     time_to_exhaustion_seconds: float | None
     alert_severity: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def bad_events(self) -> int:
+        """The budget spent in the window, in bad events (bad slices for time-slice budgeting)."""
+        return self.total_events - self.good_events
 
 
 class SloRead(BaseModel):

@@ -179,6 +179,7 @@ def test_file_to_slack_to_postmortem(
         assert status["alert_severity"] == "page"
         # 15 min x 20 bad over 135 min x 100 events, against a 0.1% budget.
         assert status["error_budget_remaining"] == pytest.approx(1 - 300 / (0.001 * 13_500))
+        assert (status["bad_events"], status["total_events"]) == (300, 13_500)
 
         # Seven healthy hours later the breach resolves and Slack hears so.
         clock.advance(timedelta(hours=7))

@@ -378,3 +378,33 @@ def test_a_changed_objective_applies_from_the_change_on(
     assert status.error_budget_remaining == pytest.approx(1 - 55 / 110)
     # The SLI itself does not depend on the objective.
     assert status.sli == pytest.approx(19_945 / 20_000)
+
+
+def test_late_data_revises_the_windows_it_belongs_to(
+    db_session: Session, clock: ManualClock, alerting_settings: Settings
+) -> None:
+    system = create_system(db_session, clock)
+    slo = create_slo(db_session, clock, system, "recommendation-accuracy", sli_kind="classification_quality")
+    slo.owner_side = "model"
+    db_session.flush()
+    # Six hours of predictions; those of the last ten minutes have no labels yet, so they do not count.
+    measurements_repository.add_minute_counts(
+        db_session=db_session,
+        rows=[(slo.id, clock.now() - timedelta(minutes=m), 100, 100) for m in range(11, 361)],
+    )
+    first = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    assert first.breaches_opened == []
+
+    # Their labels arrive late: 20% were wrong. They are counted at the predictions' minutes, and
+    # the next evaluation sees the burn they revealed.
+    measurements_repository.add_minute_counts(
+        db_session=db_session,
+        rows=[(slo.id, clock.now() - timedelta(minutes=m), 80, 100) for m in range(1, 11)],
+    )
+    clock.advance(timedelta(minutes=1))
+    revised = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting_settings)
+    assert len(revised.breaches_opened) == 1
+    db_session.expire_all()
+    status = db_session.get(SloStatus, slo.id)
+    assert status is not None
+    assert (status.good_events, status.total_events) == (36_000 - 200, 36_000)
