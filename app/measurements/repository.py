@@ -69,44 +69,68 @@ def _ceil(moment: datetime, unit: timedelta) -> datetime:
     return floor if floor == moment else floor + unit
 
 
-def window_segments(start: datetime, end: datetime) -> list[tuple[CountLevel, datetime, datetime]]:
-    """[start, end) as disjoint aligned stretches, each read from the coarsest level that fits it:
-    at most 59 minutes and 23 hours at each edge, whole days between.
+Segment = tuple[int, CountLevel, datetime, datetime]
+
+
+def window_segments(start: datetime, end: datetime) -> list[Segment]:
+    """[start, end) as signed aligned stretches (sign, level, lo, hi) whose signed sum is exactly the
+    window: whole days in the middle, and at each edge whichever is fewer rows, the finer rows of the
+    edge itself or the enclosing coarser row minus the finer rows outside the window. So an edge
+    reads at most 30 minutes and 12 hours, however long the window.
 
     The minutes of a window are those whose start lies in [start, end), hence the ceilings."""
-    return _split(_ceil(start, MINUTE), _ceil(end, MINUTE), LEVELS)
+    return _split(_ceil(start, MINUTE), _ceil(end, MINUTE), LEVELS, 1)
 
 
-def _split(
-    start: datetime, end: datetime, levels: Sequence[CountLevel]
-) -> list[tuple[CountLevel, datetime, datetime]]:
+def rows_read(segments: Iterable[Segment]) -> int:
+    return sum((hi - lo) // level.unit for _, level, lo, hi in segments)
+
+
+def _split(start: datetime, end: datetime, levels: Sequence[CountLevel], sign: int) -> list[Segment]:
     if start >= end:
         return []
     level, finer = levels[0], levels[1:]
     if not finer:
-        return [(level, start, end)]
-    inner_start, inner_end = _ceil(start, level.unit), _floor(end, level.unit)
-    if inner_start >= inner_end:
-        return _split(start, end, finer)
-    return [
-        *_split(start, inner_start, finer),
-        (level, inner_start, inner_end),
-        *_split(inner_end, end, finer),
-    ]
+        return [(sign, level, start, end)]
+    unit = level.unit
+    inner_start, inner_end = _ceil(start, unit), _floor(end, unit)
+    if inner_start > inner_end:
+        # Both ends inside one coarse row: its finer rows, or the row minus what lies outside.
+        whole_start = _floor(start, unit)
+        around = [
+            (sign, level, whole_start, whole_start + unit),
+            *_split(whole_start, start, finer, -sign),
+            *_split(end, whole_start + unit, finer, -sign),
+        ]
+        return min(_split(start, end, finer, sign), around, key=rows_read)
+    segments: list[Segment] = []
+    if start < inner_start:
+        around = [
+            (sign, level, inner_start - unit, inner_start),
+            *_split(inner_start - unit, start, finer, -sign),
+        ]
+        segments += min(_split(start, inner_start, finer, sign), around, key=rows_read)
+    if inner_start < inner_end:
+        segments.append((sign, level, inner_start, inner_end))
+    if inner_end < end:
+        around = [(sign, level, inner_end, inner_end + unit), *_split(end, inner_end + unit, finer, -sign)]
+        segments += min(_split(inner_end, end, finer, sign), around, key=rows_read)
+    return segments
 
 
 def _sum_ranges(
-    db_session: Session, slo_ids: Sequence[int], ranges: Sequence[tuple[int, datetime, datetime, CountLevel]]
+    db_session: Session, slo_ids: Sequence[int], ranges: Sequence[tuple[int, Segment]]
 ) -> dict[tuple[int, int], WindowCounts]:
-    """Sums of good and total per (slo_id, key) over the given (key, start, end, level) stretches.
+    """Signed sums of good and total per (slo_id, key) over the given (key, segment) stretches.
 
     A stretch shared by several keys (the latest minutes and hours, common to every window) is
     read once."""
     segments: dict[tuple[CountLevel, datetime, datetime], int] = {}
-    segment_keys: list[tuple[int, int]] = []
-    for key, start, end, level in ranges:
+    signs: dict[tuple[int, int], int] = defaultdict(int)
+    for key, (sign, level, start, end) in ranges:
         segment = segments.setdefault((level, start, end), len(segments))
-        segment_keys.append((segment, key))
+        signs[(segment, key)] += sign
+    segment_keys = [(segment, key, sign) for (segment, key), sign in signs.items() if sign]
     if not segments:
         return {}
     by_level: dict[CountLevel, list[tuple[int, datetime, datetime]]] = defaultdict(list)
@@ -115,8 +139,9 @@ def _sum_ranges(
     parts = []
     parameters: dict[str, object] = {
         "slo_ids": list(slo_ids),
-        "map_segments": [segment for segment, _ in segment_keys],
-        "map_keys": [key for _, key in segment_keys],
+        "map_segments": [segment for segment, _, _ in segment_keys],
+        "map_keys": [key for _, key, _ in segment_keys],
+        "map_signs": [sign for _, _, sign in segment_keys],
     }
     for index, (level, stretches) in enumerate(by_level.items()):
         parts.append(
@@ -134,9 +159,10 @@ def _sum_ranges(
         + " UNION ALL ".join(parts)
         + ") AS counted GROUP BY slo_id, segment) "
         # bigint, not numeric: numeric arrives as Decimal, slow to convert by the thousand.
-        "SELECT segment_sum.slo_id, used.key, sum(segment_sum.good)::bigint, sum(segment_sum.total)::bigint "
-        "FROM segment_sum JOIN unnest(CAST(:map_segments AS int[]), CAST(:map_keys AS int[])) "
-        "AS used(segment, key) ON used.segment = segment_sum.segment "
+        "SELECT segment_sum.slo_id, used.key, sum(segment_sum.good * used.sign)::bigint, "
+        "sum(segment_sum.total * used.sign)::bigint "
+        "FROM segment_sum JOIN unnest(CAST(:map_segments AS int[]), CAST(:map_keys AS int[]), "
+        "CAST(:map_signs AS int[])) AS used(segment, key, sign) ON used.segment = segment_sum.segment "
         "GROUP BY segment_sum.slo_id, used.key"
     )
     return {
@@ -148,7 +174,7 @@ def _sum_ranges(
 
 def window_counts(*, db_session: Session, slo_id: int, start: datetime, end: datetime) -> WindowCounts:
     """Counts of the minutes whose start lies in [start, end)."""
-    ranges = [(0, lo, hi, level) for level, lo, hi in window_segments(start, end)]
+    ranges = [(0, segment) for segment in window_segments(start, end)]
     return _sum_ranges(db_session, [slo_id], ranges).get((slo_id, 0), WindowCounts(0, 0))
 
 
@@ -175,9 +201,9 @@ def counts_for_windows(
     if not slo_ids:
         return {}
     ranges = [
-        (index, lo, hi, level)
+        (index, segment)
         for index, window in enumerate(windows)
-        for level, lo, hi in window_segments(now - window, now)
+        for segment in window_segments(now - window, now)
     ]
     sums = _sum_ranges(db_session, slo_ids, ranges)
     empty = WindowCounts(0, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -116,24 +117,39 @@ def test_window_sums_equal_a_plain_sum_over_minutes(
         savepoint.rollback()
 
 
-def test_duplicate_minutes_in_one_write_are_added() -> None:
-    # A guard on the segment arithmetic rather than the database: every minute of [start, end) is
-    # covered once, at the coarsest level that fits.
-    start = datetime(2026, 1, 1, 22, 17, 5, tzinfo=UTC)
-    end = datetime(2026, 1, 4, 3, 2, 0, tzinfo=UTC)
-    covered = 0
-    previous_end = None
-    for level, lo, hi in window_segments(start, end):
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(2026, 1, 1, 22, 17, 5, tzinfo=UTC), datetime(2026, 1, 4, 3, 2, 0, tzinfo=UTC)),
+        (datetime(2026, 1, 1, 0, 55, tzinfo=UTC), datetime(2026, 1, 1, 1, 5, tzinfo=UTC)),
+        (datetime(2026, 1, 1, 0, 5, tzinfo=UTC), datetime(2026, 1, 1, 0, 58, tzinfo=UTC)),
+        (datetime(2025, 12, 4, 12, 50, 30, tzinfo=UTC), datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)),
+    ],
+)
+def test_signed_segments_cover_each_minute_of_the_window_exactly_once(start: datetime, end: datetime) -> None:
+    # A guard on the segment arithmetic rather than the database: the signed stretches add up to
+    # exactly the window's minutes, and an edge never reads more than 30 minutes or 12 hours.
+    segments = window_segments(start, end)
+    coverage: dict[datetime, int] = {}
+    for sign, level, lo, hi in segments:
         assert (lo - datetime(1970, 1, 1, tzinfo=UTC)) % level.unit == timedelta(0)
         assert (hi - lo) % level.unit == timedelta(0)
-        assert previous_end is None or previous_end == lo
-        previous_end = hi
-        covered += (hi - lo) // MINUTE_LEVEL.unit
-    assert covered == (datetime(2026, 1, 4, 3, 2, tzinfo=UTC) - datetime(2026, 1, 1, 22, 18, tzinfo=UTC)) // (
-        timedelta(minutes=1)
-    )
-    levels = [level for level, _, _ in window_segments(start, end)]
-    assert levels == [MINUTE_LEVEL, HOUR_LEVEL, DAY_LEVEL, HOUR_LEVEL, MINUTE_LEVEL]
+        minute = lo
+        while minute < hi:
+            coverage[minute] = coverage.get(minute, 0) + sign
+            minute += MINUTE_LEVEL.unit
+    first = start.replace(second=0) + (MINUTE_LEVEL.unit if start.second else timedelta(0))
+    last = end.replace(second=0) + (MINUTE_LEVEL.unit if end.second else timedelta(0))
+    inside = {minute for minute, count in coverage.items() if count}
+    assert all(count in (0, 1) for count in coverage.values())
+    assert min(inside) == first
+    assert max(inside) == last - MINUTE_LEVEL.unit
+    assert len(inside) == (last - first) // MINUTE_LEVEL.unit
+    for _, level, lo, hi in segments:
+        if level is MINUTE_LEVEL:
+            assert hi - lo <= timedelta(minutes=30)
+        elif level is HOUR_LEVEL:
+            assert hi - lo <= timedelta(hours=13)
 
 
 def test_direct_updates_and_deletes_of_minutes_keep_the_rollups_equal(
