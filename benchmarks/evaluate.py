@@ -17,26 +17,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, literal, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from support import bench_database
 
 from app import migrations
 from app.clock import ManualClock
 from app.config import Settings
 from app.core.evaluation import windows_needed
-from app.db import EmbeddedPostgres, create_session_factory, normalize_url, transaction
+from app.db import create_session_factory, transaction
 from app.evaluation import service as evaluation_service
 from app.measurements import repository
 from app.measurements.models import SloMinuteCount
@@ -225,37 +223,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     arguments = parser.parse_args()
 
-    temp_dir = None
-    server = None
-    configured = os.environ.get("MLSLO_BENCH_DATABASE_URL")
-    if configured:
-        admin_url = normalize_url(configured)
-    else:
-        temp_dir = Path(tempfile.mkdtemp(prefix="mlslo-bench-"))
-        server = EmbeddedPostgres(temp_dir / "data")
-        admin_url = server.url("postgres")
-    database = f"mlslo_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
-    engine = create_engine(make_url(admin_url).set(database=database).render_as_string(hide_password=False))
-    try:
-        results = run(
-            engine,
-            slos=arguments.slos,
-            days=arguments.days,
-            period=timedelta(days=arguments.period_days),
-            repeats=arguments.repeats,
-        )
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
-        if server is not None:
-            server.stop()
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+    with bench_database() as url:
+        engine = create_engine(url)
+        try:
+            results = run(
+                engine,
+                slos=arguments.slos,
+                days=arguments.days,
+                period=timedelta(days=arguments.period_days),
+                repeats=arguments.repeats,
+            )
+        finally:
+            engine.dispose()
     print(json.dumps(results))
 
 

@@ -15,27 +15,25 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import shutil
 import socket
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
+from support import bench_database
 
 from app import migrations
 from app.auth import service as auth_service
 from app.auth.service import Scope
 from app.clock import SystemClock
 from app.config import Settings
-from app.db import EmbeddedPostgres, create_session_factory, normalize_url, transaction
+from app.db import create_session_factory, transaction
 from app.measurements import service as measurements_service
 from app.slos.models import Slo
 from app.systems import service as systems_service
@@ -232,32 +230,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=30.0)
     arguments = parser.parse_args()
-    temp_dir = None
-    server = None
-    configured = os.environ.get("MLSLO_BENCH_DATABASE_URL")
-    if configured:
-        admin_url = normalize_url(configured)
-    else:
-        temp_dir = Path(tempfile.mkdtemp(prefix="mlslo-bench-"))
-        server = EmbeddedPostgres(temp_dir / "data")
-        admin_url = server.url("postgres")
-    database = f"mlslo_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
-    url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
-        results = run(engine, url, clients=arguments.clients, seconds=arguments.seconds)
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
-        if server is not None:
-            server.stop()
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+    with bench_database() as url:
+        engine = create_engine(url)
+        try:
+            results = run(engine, url, clients=arguments.clients, seconds=arguments.seconds)
+        finally:
+            engine.dispose()
     print(json.dumps(results))
 
 

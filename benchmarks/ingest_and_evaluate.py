@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import statistics
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,14 +25,15 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
+from support import bench_database
 
 from app import migrations
 from app.auth import service as auth_service
 from app.auth.service import Scope
 from app.clock import ManualClock
 from app.config import Settings
-from app.db import EmbeddedPostgres, create_session_factory, normalize_url, transaction
+from app.db import create_session_factory, transaction
 from app.evaluation import service as evaluation_service
 from app.main import AppDependencies, create_app
 from app.measurements import service as measurements_service
@@ -106,32 +105,12 @@ def _time(function: Any, repeats: int = REPEATS) -> float:
 
 
 def main() -> None:
-    temp_dir = None
-    configured = os.environ.get("MLSLO_BENCH_DATABASE_URL")
-    server = None
-    if configured:
-        admin_url = normalize_url(configured)
-    else:
-        temp_dir = Path(tempfile.mkdtemp(prefix="mlslo-bench-"))
-        server = EmbeddedPostgres(temp_dir / "data")
-        admin_url = server.url("postgres")
-    database = f"mlslo_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
-    url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
-    engine = create_engine(url, pool_size=5)
-    try:
-        results = _run(engine)
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
-        if server is not None:
-            server.stop()
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+    with bench_database() as url:
+        engine = create_engine(url, pool_size=5)
+        try:
+            results = _run(engine)
+        finally:
+            engine.dispose()
     print(json.dumps(results))
 
 
