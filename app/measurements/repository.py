@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.core.budgeting import MinuteCounts
@@ -42,22 +41,33 @@ def add_minute_counts(*, db_session: Session, rows: Iterable[tuple[int, datetime
     """Add (slo_id, minute, good, total) to the stored counts, creating minutes as needed.
 
     Triggers on the minute table add the same amounts to the hour and day rollups."""
-    # Sorted so that concurrent batches lock rows in the same order and cannot deadlock.
-    values = [{"slo_id": s, "minute": m, "good": g, "total": t} for s, m, g, t in sorted(rows)]
-    if not values:
+    # One statement for the whole batch: the rollup triggers then run once, over all its rows,
+    # instead of once per row. Duplicate minutes are added up first (an upsert may touch a row once).
+    merged: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for slo_id, minute, good, total in rows:
+        cell = merged[(slo_id, minute)]
+        cell[0] += good
+        cell[1] += total
+    if not merged:
         return 0
-    statement = insert(SloMinuteCount)
-    statement = statement.on_conflict_do_update(
-        index_elements=[SloMinuteCount.slo_id, SloMinuteCount.minute],
-        set_={
-            "good": SloMinuteCount.good + statement.excluded.good,
-            "total": SloMinuteCount.total + statement.excluded.total,
+    # Sorted so that concurrent batches lock rows in the same order and cannot deadlock.
+    keys = sorted(merged)
+    db_session.execute(
+        text(
+            "INSERT INTO slo_minute_count AS target (slo_id, minute, good, total) "
+            "SELECT * FROM unnest(CAST(:slo_ids AS int[]), CAST(:minutes AS timestamptz[]), "
+            "CAST(:goods AS bigint[]), CAST(:totals AS bigint[])) "
+            "ON CONFLICT (slo_id, minute) DO UPDATE "
+            "SET good = target.good + excluded.good, total = target.total + excluded.total"
+        ),
+        {
+            "slo_ids": [slo_id for slo_id, _ in keys],
+            "minutes": [minute for _, minute in keys],
+            "goods": [merged[key][0] for key in keys],
+            "totals": [merged[key][1] for key in keys],
         },
     )
-    # A parameter list runs as batched multi-row inserts (insertmanyvalues) instead of one
-    # statement compiled with every row in it.
-    db_session.execute(statement, values)
-    return len(values)
+    return len(keys)
 
 
 def _floor(moment: datetime, unit: timedelta) -> datetime:
