@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from app.deps import AppClock, DbSession, Ingester
-from app.measurements import service
+from app.measurements import job_runs, service
 from app.measurements.schemas import (
     REQUEST_EVENTS_BODY_SCHEMA,
     IngestResult,
@@ -52,10 +52,29 @@ def _events(body: Annotated[bytes, Depends(_request_body)]) -> RequestEventColum
 )
 def push_request_events(
     name: str,
+    # The key is checked before the body is parsed: an unauthenticated caller gets 401, whatever it sent.
+    principal: Ingester,
     events: Annotated[RequestEventColumns, Depends(_events)],
     db_session: DbSession,
     clock: AppClock,
-    principal: Ingester,
 ) -> IngestResult:
     system = systems_service.get(db_session=db_session, name=name, principal=principal)
     return service.ingest_request_events(db_session=db_session, clock=clock, system=system, batch=events)
+
+
+@router.post(
+    "/systems/{name}/job-runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=job_runs.JobRunIngestResult,
+)
+def push_job_runs(
+    name: str,
+    batch: job_runs.JobRunBatch,
+    db_session: DbSession,
+    clock: AppClock,
+    principal: Ingester,
+) -> job_runs.JobRunIngestResult:
+    """Batch job runs ({runs: [{job, started_at, finished_at, outcome, rows_processed}, ...]}, at most
+    10,000): each counts, at the minute it finished, for the job SLOs that follow its job."""
+    system = systems_service.get(db_session=db_session, name=name, principal=principal)
+    return job_runs.ingest_job_runs(db_session=db_session, clock=clock, system=system, batch=batch)

@@ -221,3 +221,8 @@ def test_values_postgres_refuses_are_422_not_500(client: TestClient, admin_heade
         "/api/v1/systems", json={"name": "nul", "description": "bad\x00text"}, headers=admin_headers
     )
     assert described.status_code == 422, described.text
+
+
+def test_the_key_is_checked_before_an_ingestion_body_is_read(client: TestClient) -> None:
+    response = client.post("/api/v1/systems/recommender/request-events", content=b"not json")
+    assert response.status_code == 401
