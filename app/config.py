@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     port: int = 8000
     evaluation_interval_seconds: float = Field(default=30.0, gt=0)
     delivery_interval_seconds: float = Field(default=5.0, gt=0)
+    collection_tick_seconds: float = Field(
+        default=15.0, gt=0, description="How often due collection slots (HTTP probes, SQL) are looked for."
+    )
     delivery_max_attempts: int = Field(default=8, ge=1)
     min_events_per_window: int = Field(
         default=1, ge=1, description="Alert rules need at least this many events in the long window."

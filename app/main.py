@@ -64,7 +64,7 @@ def create_app(deps: AppDependencies) -> FastAPI:
     app.include_router(_api_router(), prefix="/api/v1")
 
     registry = CollectorRegistry()
-    registry.register(SloStatusCollector(deps.session_factory))
+    registry.register(SloStatusCollector(deps.session_factory, deps.clock))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -74,6 +74,7 @@ def create_app(deps: AppDependencies) -> FastAPI:
 
 
 def _api_router() -> APIRouter:
+    from app.collectors.router import router as collectors_router
     from app.evaluation.router import router as evaluation_router
     from app.measurements.router import router as measurements_router
     from app.notifications.router import router as notifications_router
@@ -91,6 +92,7 @@ def _api_router() -> APIRouter:
         notifications_router,
         postmortems_router,
         breach_drafts_router,
+        collectors_router,
     ):
         api.include_router(router)
     return api

@@ -4,17 +4,21 @@ that every replica exports the same values."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from app.clock import Clock
+from app.collectors import repository as collectors_repository
 from app.db import SessionFactory
 from app.evaluation import repository as evaluation_repository
 
 
 class SloStatusCollector(Collector):
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(self, session_factory: SessionFactory, clock: Clock) -> None:
         self._session_factory = session_factory
+        self._clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         labels = ["system", "phase", "slo"]
@@ -37,6 +41,11 @@ class SloStatusCollector(Collector):
         )
         with self._session_factory() as session:
             rows = evaluation_repository.list_status_rows(db_session=session)
+            now = self._clock.now()
+            outcomes = collectors_repository.outcome_counts_since(
+                db_session=session, since=now - timedelta(hours=1)
+            )
+            last_success = collectors_repository.last_success_by_slo(db_session=session)
         for status, slo, system in rows:
             values = [system.name, slo.phase, slo.name]
             objective.add_metric(values, slo.objective)
@@ -49,4 +58,21 @@ class SloStatusCollector(Collector):
                     burn.add_metric([*values, window], rate)
             for severity in ("page", "ticket"):
                 firing.add_metric([*values, severity], 1.0 if status.alert_severity == severity else 0.0)
-        yield from (sli, objective, budget, burn, firing)
+        runs = GaugeMetricFamily(
+            "mlslo_collector_runs_last_hour",
+            "Collection slots claimed in the last hour, by outcome.",
+            labels=["outcome"],
+        )
+        for outcome in ("ok", "failed", "running"):
+            runs.add_metric([outcome], float(outcomes.get(outcome, 0)))
+        lag = GaugeMetricFamily(
+            "mlslo_collector_last_success_age_seconds",
+            "Seconds since the start of the last successfully collected slot.",
+            labels=labels,
+        )
+        for _status, slo, system in rows:
+            if slo.id in last_success:
+                lag.add_metric(
+                    [system.name, slo.phase, slo.name], (now - last_success[slo.id]).total_seconds()
+                )
+        yield from (sli, objective, budget, burn, firing, runs, lag)

@@ -1,6 +1,7 @@
 """Imports every ORM model so that Base.metadata knows the whole schema (for Alembic)."""
 
 from app.auth.models import ApiKey
+from app.collectors.models import CollectorRun
 from app.evaluation.models import Breach, SloStatus
 from app.measurements.models import SloDayCount, SloHourCount, SloMinuteCount
 from app.notifications.models import Notification
@@ -11,6 +12,7 @@ from app.systems.models import PhaseChange, System
 __all__ = [
     "ApiKey",
     "Breach",
+    "CollectorRun",
     "Notification",
     "PhaseChange",
     "Postmortem",

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
+from app.collectors.jobs import COLLECTION_JOB
 from app.evaluation.jobs import EVALUATION_JOB
 from app.jobs import JobContext, ScheduledJob
 from app.measurements.jobs import PARTITION_JOB
@@ -16,7 +17,7 @@ from app.notifications.jobs import DELIVERY_JOB
 
 logger = logging.getLogger(__name__)
 
-ALL_JOBS: tuple[ScheduledJob, ...] = (EVALUATION_JOB, DELIVERY_JOB, PARTITION_JOB)
+ALL_JOBS: tuple[ScheduledJob, ...] = (COLLECTION_JOB, EVALUATION_JOB, DELIVERY_JOB, PARTITION_JOB)
 
 
 def _run_logged(job: ScheduledJob, context: JobContext) -> None:

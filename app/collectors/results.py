@@ -1,0 +1,54 @@
+"""What a collection gives: good and total events, or a `CollectionError` that leaves a gap."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from app.core.windows import parse_window
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """The events one collection saw: `good` of `total` were good."""
+
+    good: int
+    total: int
+
+    def __post_init__(self) -> None:
+        for name, value in (("good", self.good), ("total", self.total)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+        if not 0 <= self.good <= self.total:
+            raise ValueError(f"expected 0 <= good <= total, got good={self.good}, total={self.total}")
+
+
+class CollectionError(Exception):
+    """A collection that produced no data. Its message is safe to show and store: it never
+    contains a secret (connection URLs, passwords)."""
+
+
+def timeout_seconds(value: object, *, default: float) -> float:
+    """A timeout from a definition: a duration string ("5s", "2m", and also "200ms"), a number of
+    seconds, or None for `default`. Raises CollectionError on anything else."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise CollectionError(f"invalid timeout {value!r}")
+    if isinstance(value, int | float | Decimal):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith("ms") and text[:-2].isdigit():
+            seconds = int(text[:-2]) / 1000
+        else:
+            try:
+                seconds = parse_window(text).total_seconds()
+            except ValueError as exc:
+                raise CollectionError(f"invalid timeout: {exc}") from None
+    else:
+        raise CollectionError(f"invalid timeout of type {type(value).__name__}")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise CollectionError(f"invalid timeout {value!r}: must be positive")
+    return seconds
