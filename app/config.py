@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     port: int = 8000
     evaluation_interval_seconds: float = Field(default=30.0, gt=0)
     delivery_interval_seconds: float = Field(default=5.0, gt=0)
+    prometheus_url: str | None = Field(
+        default=None, description="Base URL of the Prometheus that `source: prometheus` SLOs query."
+    )
     collection_tick_seconds: float = Field(
         default=15.0, gt=0, description="How often due collection slots (HTTP probes, SQL) are looked for."
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from app.collectors import http_probe, sql
-from app.collectors.results import Collected
+from app.collectors import http_probe, prometheus, sql
+from app.collectors.results import Collected, CollectionError
 from app.collectors.service import CollectionReport, collect_due, node_name
 from app.jobs import JobContext, ScheduledJob
 
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 class SourceCollectors:
     """The real collectors, behind the interface the service takes (tests may pass others)."""
+
+    def __init__(self, prometheus_url: str | None = None) -> None:
+        self._prometheus_url = prometheus_url
 
     def probe(
         self,
@@ -34,13 +38,22 @@ class SourceCollectors:
     def query_counts(self, *, config: Mapping[str, Any]) -> Collected:
         return sql.query_counts(config=config)
 
+    def query_prometheus(
+        self, *, http_client: httpx.Client, config: Mapping[str, Any], window: timedelta, at: datetime
+    ) -> Collected:
+        if self._prometheus_url is None:
+            raise CollectionError("no Prometheus to query: set MLSLO_PROMETHEUS_URL")
+        return prometheus.query_counts(
+            http_client=http_client, base_url=self._prometheus_url, config=config, window=window, at=at
+        )
+
 
 def collect_slis(context: JobContext) -> CollectionReport:
     report = collect_due(
         session_factory=context.session_factory,
         clock=context.clock,
         http_client=context.http_client,
-        collectors=SourceCollectors(),
+        collectors=SourceCollectors(prometheus_url=context.settings.prometheus_url),
         node=node_name(),
     )
     if report.collected or report.failed:

@@ -35,7 +35,7 @@ from app.slos.models import Slo
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = timedelta(minutes=1)
-COLLECTED_SOURCES = (Source.HTTP_PROBE.value, Source.SQL.value)
+COLLECTED_SOURCES = (Source.HTTP_PROBE.value, Source.SQL.value, Source.PROMETHEUS.value)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -51,12 +51,17 @@ class Collectors(Protocol):
 
     def query_counts(self, *, config: Mapping[str, Any]) -> Collected: ...
 
+    def query_prometheus(
+        self, *, http_client: httpx.Client, config: Mapping[str, Any], window: timedelta, at: datetime
+    ) -> Collected: ...
+
 
 @dataclass(frozen=True)
 class Claim:
     run_id: int
     slo_id: int
     slot_start: datetime
+    interval: timedelta
     source: str
     sli_kind: str
     threshold_ms: float | None
@@ -88,7 +93,8 @@ def claim_due(*, session_factory: SessionFactory, clock: Clock, node: str) -> tu
         for slo, _ in slos_repository.list_in_force(db_session=db_session):
             if slo.source not in COLLECTED_SOURCES:
                 continue
-            start = slot_start(now, collection_interval(slo))
+            interval = collection_interval(slo)
+            start = slot_start(now, interval)
             run_id = repository.claim_slot(
                 db_session=db_session, slo_id=slo.id, slot_start=start, claimed_by=node, now=now
             )
@@ -100,6 +106,7 @@ def claim_due(*, session_factory: SessionFactory, clock: Clock, node: str) -> tu
                     run_id=run_id,
                     slo_id=slo.id,
                     slot_start=start,
+                    interval=interval,
                     source=slo.source,
                     sli_kind=slo.sli_kind,
                     threshold_ms=slo.threshold_ms,
@@ -125,6 +132,11 @@ def collect_due(
         return report
 
     def run(claim: Claim) -> Collected:
+        if claim.source == Source.PROMETHEUS.value:
+            # The slot that just ended: its window is complete in Prometheus.
+            return collectors.query_prometheus(
+                http_client=http_client, config=claim.config, window=claim.interval, at=claim.slot_start
+            )
         if claim.source == Source.HTTP_PROBE.value:
             return collectors.probe(
                 http_client=http_client,
@@ -167,9 +179,15 @@ def _record(
         run.finished_at = clock.now()
         run.duration_seconds = seconds
         if isinstance(outcome, Collected):
+            # Prometheus counts cover the slot before the claimed one; probes and queries, the moment.
+            counted_at = (
+                claim.slot_start - claim.interval
+                if claim.source == Source.PROMETHEUS.value
+                else claim.slot_start
+            )
             measurements_repository.add_minute_counts(
                 db_session=db_session,
-                rows=[(claim.slo_id, minute_start(claim.slot_start), outcome.good, outcome.total)],
+                rows=[(claim.slo_id, minute_start(counted_at), outcome.good, outcome.total)],
             )
             run.outcome, run.good, run.total = "ok", outcome.good, outcome.total
         else:

@@ -1,0 +1,408 @@
+"""The Prometheus collector against a real Prometheus server holding exact data.
+
+Two counters, `http_requests_total{code="200"}` and `{code="500"}`, are sampled every 15 s for the
+two hours before END and increase by 9 and 1 per sample. They are written as OpenMetrics,
+backfilled with `promtool tsdb create-blocks-from openmetrics`, and served by `prometheus`.
+
+Prometheus 2.x selects `[t - w, t]` inclusive at both ends, so when t is on a sample and w is a
+multiple of 15 s the window spans samples exactly and `increase()` does not extrapolate: over w
+there are 9 * w/15 good and 10 * w/15 total requests. (With Prometheus 3's left-open ranges the
+extrapolation of a constant rate gives the same numbers.) Rounding and clamping of fractional
+answers are checked against scripted answers (httpx.MockTransport).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from app import migrations
+from app.clock import ManualClock
+from app.collectors.jobs import SourceCollectors
+from app.collectors.prometheus import query_counts, range_counts, render_query
+from app.collectors.results import Collected, CollectionError
+from app.collectors.service import collect_due
+from app.db import create_session_factory
+from app.measurements.models import SloMinuteCount
+from app.systems.models import Phase
+from tests.conftest import create_scratch_database
+from tests.factories import create_slo, create_system
+
+END = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+START = END - timedelta(hours=2)
+SAMPLE_SECONDS = 15
+SAMPLES = 2 * 3600 // SAMPLE_SECONDS + 1  # both ends included
+GOOD_PER_SAMPLE, BAD_PER_SAMPLE = 9, 1
+
+GOOD = 'sum(increase(http_requests_total{code!~"5.."}[{{.window}}]))'
+BAD = 'sum(increase(http_requests_total{code=~"5.."}[{{ .window }}]))'
+TOTAL = "sum(increase(http_requests_total[{{.window}}]))"
+
+
+def _exact(window: timedelta) -> Collected:
+    samples = int(window.total_seconds()) // SAMPLE_SECONDS
+    return Collected(good=GOOD_PER_SAMPLE * samples, total=(GOOD_PER_SAMPLE + BAD_PER_SAMPLE) * samples)
+
+
+def _openmetrics() -> str:
+    start = int(START.timestamp())
+    lines = ["# TYPE http_requests counter", "# HELP http_requests Requests served."]
+    for code, first, per_sample in (("200", 1000, GOOD_PER_SAMPLE), ("500", 50, BAD_PER_SAMPLE)):
+        for k in range(SAMPLES):
+            value = first + per_sample * k
+            lines.append(f'http_requests_total{{code="{code}"}} {value} {start + SAMPLE_SECONDS * k}')
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    missing = [tool for tool in ("prometheus", "promtool") if shutil.which(tool) is None]
+    if missing:
+        reason = f"{' and '.join(missing)} not installed (apt-get install prometheus)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+    started = time.monotonic()
+    root = tmp_path_factory.mktemp("prometheus")
+    data_file, tsdb, config = root / "data.om.txt", root / "tsdb", root / "prometheus.yml"
+    data_file.write_text(_openmetrics())
+    config.write_text("global:\n  scrape_interval: 15s\n")
+    backfill = subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(data_file), str(tsdb)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert backfill.returncode == 0, backfill.stderr[-2000:]
+
+    port = _free_port()
+    log = (root / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tsdb}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"prometheus exited: {(root / 'prometheus.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.RequestError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("prometheus was not ready within 60 s")
+            time.sleep(0.1)
+        print(f"prometheus fixture ready in {time.monotonic() - started:.2f}s")  # shown with -s
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def http_client() -> Iterator[httpx.Client]:
+    with httpx.Client() as client:
+        yield client
+
+
+def _counts(
+    http_client: httpx.Client, url: str, config: dict[str, Any], window: timedelta, at: datetime
+) -> Collected:
+    return query_counts(http_client=http_client, base_url=url, config=config, window=window, at=at)
+
+
+def _raw(http_client: httpx.Client, url: str, query: str, at: datetime) -> float:
+    response = http_client.get(
+        f"{url}/api/v1/query", params={"query": query, "time": str(int(at.timestamp()))}
+    )
+    response.raise_for_status()
+    result = response.json()["data"]["result"]
+    assert len(result) == 1
+    return float(result[0]["value"][1])
+
+
+@pytest.mark.parametrize(
+    ("window", "at"),
+    [
+        (timedelta(minutes=1), END - timedelta(minutes=30)),
+        (timedelta(minutes=5), END),
+        (timedelta(hours=1), END - timedelta(minutes=15)),
+        (timedelta(hours=2), END),
+    ],
+)
+def test_good_and_total_are_exact(
+    prometheus_url: str, http_client: httpx.Client, window: timedelta, at: datetime
+) -> None:
+    expected = _exact(window)
+
+    collected = _counts(http_client, prometheus_url, {"good": GOOD, "total": TOTAL}, window, at)
+
+    assert collected == expected
+    raw_good = _raw(http_client, prometheus_url, render_query(GOOD, window), at)
+    raw_total = _raw(http_client, prometheus_url, render_query(TOTAL, window), at)
+    assert abs(raw_good - expected.good) < 0.5
+    assert abs(raw_total - expected.total) < 0.5
+
+
+def test_bad_and_total(prometheus_url: str, http_client: httpx.Client) -> None:
+    collected = _counts(http_client, prometheus_url, {"bad": BAD, "total": TOTAL}, timedelta(minutes=5), END)
+    assert collected == Collected(good=180, total=200)
+
+
+def test_a_scalar_answer_is_accepted(prometheus_url: str, http_client: httpx.Client) -> None:
+    config = {"good": f"scalar({GOOD})", "total": f"scalar({TOTAL})"}
+    collected = _counts(http_client, prometheus_url, config, timedelta(hours=1), END)
+    assert collected == Collected(good=2160, total=2400)
+
+
+def test_no_data_counts_zero_events(prometheus_url: str, http_client: httpx.Client) -> None:
+    absent = 'sum(increase(http_requests_total{code="404"}[{{.window}}]))'
+    config = {"good": absent, "total": absent}
+    assert _counts(http_client, prometheus_url, config, timedelta(minutes=5), END) == Collected(0, 0)
+    before_the_data = START - timedelta(days=1)
+    config = {"good": GOOD, "total": TOTAL}
+    assert _counts(http_client, prometheus_url, config, timedelta(minutes=5), before_the_data) == Collected(
+        0, 0
+    )
+
+
+def test_an_invalid_query_raises_with_prometheus_error_text(
+    prometheus_url: str, http_client: httpx.Client
+) -> None:
+    config = {"good": GOOD, "total": "sum(increase(http_requests_total[{{.window}}])"}
+    with pytest.raises(CollectionError, match=r"total query failed \(bad_data\): .*parse error"):
+        _counts(http_client, prometheus_url, config, timedelta(minutes=5), END)
+
+
+def test_several_series_are_refused(prometheus_url: str, http_client: httpx.Client) -> None:
+    config = {"good": GOOD, "total": "increase(http_requests_total[{{.window}}])"}
+    with pytest.raises(CollectionError, match=r"2 series.*sum\(\.\.\.\)"):
+        _counts(http_client, prometheus_url, config, timedelta(minutes=5), END)
+
+
+def test_an_unreachable_prometheus_raises(http_client: httpx.Client) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    with pytest.raises(CollectionError, match=r"cannot reach Prometheus \(ConnectError\)"):
+        _counts(http_client, url, {"good": GOOD, "total": TOTAL}, timedelta(minutes=5), END)
+
+
+def test_value_queries_are_not_collected_yet(http_client: httpx.Client) -> None:
+    with pytest.raises(CollectionError, match="value queries are not collected yet"):
+        _counts(http_client, "http://127.0.0.1:1", {"value": "vector(0.99)"}, timedelta(minutes=5), END)
+
+
+def test_range_counts_over_an_hour_at_five_minute_steps(
+    prometheus_url: str, http_client: httpx.Client
+) -> None:
+    step = timedelta(minutes=5)
+    points = range_counts(
+        http_client=http_client,
+        base_url=prometheus_url,
+        config={"good": GOOD, "total": TOTAL},
+        step=step,
+        start=END - timedelta(hours=1),
+        end=END,
+    )
+
+    assert [at for at, _ in points] == [END - timedelta(hours=1) + step * i for i in range(1, 13)]
+    assert all(collected == _exact(step) for _, collected in points)
+    assert sum(c.good for _, c in points) == _exact(timedelta(hours=1)).good == 2160
+    assert sum(c.total for _, c in points) == _exact(timedelta(hours=1)).total == 2400
+
+
+def test_range_counts_with_bad_and_steps_without_data(prometheus_url: str, http_client: httpx.Client) -> None:
+    step = timedelta(minutes=30)
+    points = range_counts(
+        http_client=http_client,
+        base_url=prometheus_url,
+        config={"bad": BAD, "total": TOTAL},
+        step=step,
+        start=END - timedelta(hours=1),
+        end=END + timedelta(hours=1),
+    )
+
+    assert [collected for _, collected in points] == [
+        Collected(good=1080, total=1200),
+        Collected(good=1080, total=1200),
+        Collected(good=0, total=0),
+        Collected(good=0, total=0),
+    ]
+
+
+def test_range_counts_refuses_an_invalid_query(prometheus_url: str, http_client: httpx.Client) -> None:
+    with pytest.raises(CollectionError, match="parse error"):
+        range_counts(
+            http_client=http_client,
+            base_url=prometheus_url,
+            config={"good": "sum(", "total": TOTAL},
+            step=timedelta(minutes=5),
+            start=START,
+            end=END,
+        )
+
+
+def test_the_window_placeholder_in_both_spellings() -> None:
+    assert render_query("a[{{.window}}] / b[{{ .window }}]", timedelta(hours=1)) == "a[1h] / b[1h]"
+    assert render_query("x[{{.window}}]", timedelta(seconds=90)) == "x[90s]"
+
+
+# Fractional answers (increase() extrapolates) and malformed answers, scripted.
+
+
+def _scripted(answers: dict[str, Any]) -> httpx.Client:
+    """A client whose Prometheus answers each query (by its text) with the given JSON body."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = answers[request.url.params["query"]]
+        if isinstance(body, httpx.Response):
+            return body
+        return httpx.Response(200, json=body)
+
+    return httpx.Client(transport=httpx.MockTransport(handle))
+
+
+def _vector(value: str) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1767614400, value]}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("good", "total", "expected"),
+    [
+        ("364.5", "405.0", Collected(365, 405)),  # halves round up
+        ("364.4999", "404.5", Collected(364, 405)),
+        ("10.6", "10.4", Collected(10, 10)),  # good clamped to total
+        ("-0.7", "3", Collected(0, 3)),
+        ("0.2", "-1", Collected(0, 0)),
+    ],
+)
+def test_fractional_counts_are_rounded_and_clamped(good: str, total: str, expected: Collected) -> None:
+    with _scripted({"g": _vector(good), "t": _vector(total)}) as client:
+        collected = query_counts(
+            http_client=client,
+            base_url="http://prometheus",
+            config={"good": "g", "total": "t"},
+            window=timedelta(minutes=5),
+            at=END,
+        )
+    assert collected == expected
+
+
+def test_fractional_bad_counts_are_rounded_and_clamped() -> None:
+    with _scripted({"b": _vector("12.5"), "t": _vector("10.2")}) as client:
+        collected = query_counts(
+            http_client=client,
+            base_url="http://prometheus",
+            config={"bad": "b", "total": "t"},
+            window=timedelta(minutes=5),
+            at=END,
+        )
+    assert collected == Collected(0, 10)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (_vector("NaN"), "gave NaN, not a count"),
+        (_vector("+Inf"), r"gave \+Inf, not a count"),
+        (_vector("many"), "non-numeric value 'many'"),
+        (httpx.Response(502, text="x" * 5000), "HTTP 502"),
+        (httpx.Response(200, text="<html>not json</html>"), "unexpected answer"),
+        ({"status": "success", "data": {"resultType": "string", "result": [0, "s"]}}, "'string' result"),
+    ],
+)
+def test_unusable_answers_raise(answer: Any, message: str) -> None:
+    with (
+        _scripted({"g": answer, "t": _vector("1")}) as client,
+        pytest.raises(CollectionError, match=message) as raised,
+    ):
+        query_counts(
+            http_client=client,
+            base_url="http://prometheus",
+            config={"good": "g", "total": "t"},
+            window=timedelta(minutes=5),
+            at=END,
+        )
+    assert len(str(raised.value)) <= 300
+
+
+def test_the_scheduled_collection_stores_the_slot_that_just_ended(
+    prometheus_url: str, http_client: httpx.Client, postgres_admin_url: str
+) -> None:
+    engine = create_engine(create_scratch_database(postgres_admin_url, "mlslo_promcollect"))
+    migrations.upgrade(engine)
+    session_factory = create_session_factory(engine)
+    clock = ManualClock(END - timedelta(minutes=10) + timedelta(seconds=20))
+    with session_factory() as db_session:
+        system = create_system(db_session, clock, phase=Phase.TECHNICAL_VALIDATION)
+        slo = create_slo(db_session, clock, system, "requests")
+        slo.source = "prometheus"
+        slo.definition = {
+            "sli": {
+                "kind": "error_rate",
+                "source": "prometheus",
+                "collect_every": "5m",
+                "prometheus": {"good": GOOD, "total": TOTAL},
+            }
+        }
+        db_session.commit()
+        slo_id = slo.id
+
+    report = collect_due(
+        session_factory=session_factory,
+        clock=clock,
+        http_client=http_client,
+        collectors=SourceCollectors(prometheus_url=prometheus_url),
+        node="node-a",
+    )
+
+    assert report.collected == [slo_id]
+    with session_factory() as db_session:
+        rows = db_session.execute(
+            select(SloMinuteCount.minute, SloMinuteCount.good, SloMinuteCount.total).where(
+                SloMinuteCount.slo_id == slo_id
+            )
+        ).all()
+    # The 5-minute slot before the claimed one, counted at its start.
+    expected = _exact(timedelta(minutes=5))
+    assert [(minute, good, total) for minute, good, total in rows] == [
+        (END - timedelta(minutes=15), expected.good, expected.total)
+    ]
+    engine.dispose()
