@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -52,6 +52,17 @@ def serve(
     uvicorn.run(
         app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level.lower()
     )
+
+
+@cli.command()
+def scheduler(
+    migrate: Annotated[bool, typer.Option(help="Upgrade the schema before starting.")] = True,
+) -> None:
+    """Run only the scheduled jobs (collection, evaluation, delivery, upkeep), without the API."""
+    from app.runtime import open_database, run_scheduler
+
+    settings = _settings()
+    run_scheduler(settings, open_database(settings, migrate=migrate))
 
 
 @cli.command()
@@ -165,6 +176,69 @@ def _fail_with(errors: Sequence[object], outcome: str) -> NoReturn:
         typer.echo(str(error), err=True)
     typer.echo(f"{len(errors)} error(s); {outcome}", err=True)
     raise typer.Exit(1)
+
+
+@cli.command()
+def backfill(
+    system: Annotated[str, typer.Argument(help="The system's name.")],
+    slo: Annotated[str, typer.Argument(help="The SLO's name, in the system's current phase.")],
+    start: Annotated[
+        datetime, typer.Option("--from", help="Start, on a whole minute (UTC unless an offset is given).")
+    ],
+    end: Annotated[datetime, typer.Option("--to", help="End, on a whole minute.")],
+    step: Annotated[
+        str | None, typer.Option(help="Step, e.g. 5m (default: the SLO's collect_every).")
+    ] = None,
+) -> None:
+    """Fill an SLO's history from Prometheus (range queries), for the time before it existed."""
+    import httpx
+
+    from app.collectors.backfill import backfill_prometheus
+    from app.core.windows import parse_window
+    from app.db import transaction
+    from app.errors import DomainError
+    from app.runtime import OUTBOUND_TIMEOUT, open_database
+    from app.slos import repository as slos_repository
+    from app.systems import repository as systems_repository
+
+    settings = _settings()
+    if settings.prometheus_url is None:
+        typer.echo("MLSLO_PROMETHEUS_URL is not set", err=True)
+        raise typer.Exit(2)
+    start, end = (moment if moment.tzinfo else moment.replace(tzinfo=UTC) for moment in (start, end))
+    database = open_database(settings)
+    try:
+        with (
+            transaction(database.session_factory) as db_session,
+            httpx.Client(timeout=OUTBOUND_TIMEOUT) as client,
+        ):
+            found = systems_repository.get_by_name(db_session=db_session, name=system)
+            target = (
+                None
+                if found is None
+                else slos_repository.get_by_name(
+                    db_session=db_session, system_id=found.id, phase=found.phase, name=slo
+                )
+            )
+            if target is None:
+                typer.echo(f"no SLO {slo!r} in force for system {system!r}", err=True)
+                raise typer.Exit(1)
+            report = backfill_prometheus(
+                db_session=db_session,
+                http_client=client,
+                base_url=settings.prometheus_url,
+                slo=target,
+                start=start,
+                end=end,
+                step=None if step is None else parse_window(step),
+            )
+    except (DomainError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{report.minutes_written} minute(s) written from {report.points} point(s): "
+        f"{report.good} good of {report.total} events"
+    )
 
 
 @db_cli.command("upgrade")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from dataclasses import dataclass
 
 import httpx
@@ -40,6 +42,28 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Database:
     if migrate:
         migrations.upgrade(engine)
     return Database(engine=engine, session_factory=create_session_factory(engine))
+
+
+def run_scheduler(settings: Settings, database: Database, *, clock: Clock | None = None) -> None:
+    """Run the scheduled jobs without the API until SIGTERM or SIGINT; several such processes (and
+    `mlslo serve` ones) may share a database."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with httpx.Client(timeout=OUTBOUND_TIMEOUT) as http_client:
+        scheduler = build_scheduler(
+            JobContext(
+                settings=settings,
+                session_factory=database.session_factory,
+                clock=clock or SystemClock(),
+                http_client=http_client,
+            )
+        )
+        scheduler.start()
+        try:
+            stop.wait()
+        finally:
+            scheduler.shutdown(wait=True)
 
 
 def build_service(
