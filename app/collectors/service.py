@@ -24,7 +24,7 @@ import httpx
 from app.clock import Clock
 from app.collectors import repository
 from app.collectors.results import Collected, CollectionError
-from app.core.sli_catalog import Source
+from app.core.sli_catalog import Measure, SliKind, Source, kind_info
 from app.core.windows import parse_window
 from app.db import SessionFactory, transaction
 from app.measurements import repository as measurements_repository
@@ -75,6 +75,15 @@ class CollectionReport:
     skipped_already_claimed: int = 0
 
 
+def is_collected(slo: Slo) -> bool:
+    """Whether mlslo collects this SLO's data itself: event SLIs from a probe or a query. Value SLIs
+    (an age, a score) need value storage, which does not exist yet."""
+    if slo.source not in COLLECTED_SOURCES:
+        return False
+    metric = kind_info(SliKind(slo.sli_kind)).metrics.get(slo.metric)
+    return metric is None or metric.measure is Measure.EVENTS
+
+
 def collection_interval(slo: Slo) -> timedelta:
     every = (slo.definition.get("sli") or {}).get("collect_every")
     return parse_window(every) if every else DEFAULT_INTERVAL
@@ -91,7 +100,7 @@ def claim_due(*, session_factory: SessionFactory, clock: Clock, node: str) -> tu
     already = 0
     with transaction(session_factory) as db_session:
         for slo, _ in slos_repository.list_in_force(db_session=db_session):
-            if slo.source not in COLLECTED_SOURCES:
+            if not is_collected(slo):
                 continue
             interval = collection_interval(slo)
             start = slot_start(now, interval)

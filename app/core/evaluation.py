@@ -98,3 +98,13 @@ def final_severity(
         else evaluation.alert.severity
     )
     return permitted_severity(decided, allow_page=allow_page, allow_ticket=allow_ticket)
+
+
+def data_missing(
+    *, last_collected: datetime | None, expected_since: datetime, now: datetime, allowed_gap: timedelta
+) -> bool:
+    """A collected SLI is missing when no collection has succeeded for longer than `allowed_gap`
+    (counted from when collection was expected to begin, if it never succeeded): the SLO can then
+    neither burn nor recover, which deserves its own alert (like Pyrra's SLOMetricAbsent)."""
+    reference = last_collected if last_collected is not None else expected_since
+    return now - reference > allowed_gap

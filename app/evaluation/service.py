@@ -12,13 +12,15 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.collectors import repository as collectors_repository
+from app.collectors.service import collection_interval, is_collected
 from app.config import Settings
 from app.core.breach_state import BreachTransition, breach_transition
 from app.core.budget import budget_consumed_share
 from app.core.budgeting import BudgetResult, budget_for_method, value_timeslices_budget
 from app.core.burn_rate_policy import RuleOutcome, Severity
 from app.core.calendar import CalendarUnit, calendar_window
-from app.core.evaluation import SloEvaluation, evaluate_slo, final_severity, windows_needed
+from app.core.evaluation import SloEvaluation, data_missing, evaluate_slo, final_severity, windows_needed
 from app.core.exclusions import EPOCH, ExclusionRule, exclusion_intervals
 from app.core.phase_policy import policy_for
 from app.core.sli_catalog import BudgetingMethod, Comparison, Measure, SliKind, kind_info
@@ -72,6 +74,7 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
 
     open_breaches = repository.open_breaches_by_slo(db_session=db_session, slo_ids=slo_ids)
     longest_period = max(by_period, default=timedelta(0))
+    last_collected = collectors_repository.last_success_by_slo(db_session=db_session)
     changed_versions = slos_repository.versions_changed_since(
         db_session=db_session, slo_ids=slo_ids, since=now - longest_period
     )
@@ -92,6 +95,7 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
             period_result=None if budgeted is None else budgeted.period,
             holding=_open_severity(open_breaches.get(slo.id)),
         )
+        missing_since = _data_missing_since(slo, last_collected, now)
         severity = (
             final_severity(
                 evaluation,
@@ -102,8 +106,20 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
             if policy.evaluates_budgets
             else None
         )
+        if missing_since is not None and policy.evaluates_budgets and severity is None:
+            # No data: nothing can burn or recover; say so instead of staying silent.
+            severity = Severity.TICKET if policy.allows_ticket and slo.ticket_enabled else None
         _store_status(db_session, slo, evaluation, severity, budgets_evaluated=policy.evaluates_budgets)
-        context = _Context(db_session, clock, settings, report, slo, system, notify=policy.notifies)
+        context = _Context(
+            db_session,
+            clock,
+            settings,
+            report,
+            slo,
+            system,
+            notify=policy.notifies,
+            missing_since=missing_since,
+        )
         _apply_decision(context, evaluation, severity, open_breaches.get(slo.id))
         report.slos_evaluated += 1
 
@@ -203,6 +219,17 @@ def _exclusion_rules(slo: Slo) -> list[ExclusionRule]:
     ]
 
 
+def _data_missing_since(slo: Slo, last_collected: dict[int, datetime], now: datetime) -> datetime | None:
+    """For SLOs that mlslo collects: since when data is missing, if for longer than three intervals."""
+    if not is_collected(slo):
+        return None
+    interval = collection_interval(slo)
+    last = last_collected.get(slo.id)
+    if data_missing(last_collected=last, expected_since=slo.created_at, now=now, allowed_gap=3 * interval):
+        return last or slo.created_at
+    return None
+
+
 def _open_severity(breach: Breach | None) -> Severity | None:
     return None if breach is None else Severity(breach.severity)
 
@@ -291,6 +318,8 @@ class _Context:
     slo: Slo
     system: System
     notify: bool
+    # Set when a collected SLI has had no successful collection for too long.
+    missing_since: datetime | None = None
 
 
 def _apply_decision(
@@ -315,7 +344,7 @@ def _apply_decision(
                 window_start=now - (context.slo.period if outcome is None else outcome.rule.short_window),
                 peak_burn_rate=0.0 if outcome is None else outcome.long_burn_rate or 0.0,
                 error_budget_remaining_at_open=evaluation.error_budget_remaining,
-                opening_details=_opening_details(context.slo, evaluation, outcome),
+                opening_details=_opening_details(context.slo, evaluation, outcome, context.missing_since),
             ),
         )
         context.report.breaches_opened.append(breach.id)
@@ -347,7 +376,11 @@ def _resolve(context: _Context, breach: Breach, evaluation: SloEvaluation | None
     _notify(context, NotificationEvent.RESOLVED, breach, evaluation)
 
 
-def _opening_details(slo: Slo, evaluation: SloEvaluation, outcome: RuleOutcome | None) -> dict[str, object]:
+def _opening_details(
+    slo: Slo, evaluation: SloEvaluation, outcome: RuleOutcome | None, missing_since: datetime | None = None
+) -> dict[str, object]:
+    if missing_since is not None and outcome is None and slo.max_bad_events is None:
+        return {"rule": "data_missing", "last_data_at": missing_since.isoformat()}
     if outcome is None:
         return {
             "rule": "count",
@@ -409,6 +442,12 @@ def _notify(
         dashboard_url=_dashboard_url(settings, system, breach, now),
         breach_url=f"{settings.public_url.rstrip('/')}/api/v1/breaches/{breach.id}",
         postmortem_url=f"{settings.public_url.rstrip('/')}/api/v1/breaches/{breach.id}/postmortem-draft",
+        data_missing_since=(
+            context.missing_since
+            if breach.opening_details.get("rule") == "data_missing"
+            and event is not NotificationEvent.RESOLVED
+            else None
+        ),
     )
     notifications_service.enqueue_breach_alert(
         db_session=context.db_session, clock=context.clock, alert=alert

@@ -40,3 +40,5 @@ class BreachAlert:
     dashboard_url: str
     breach_url: str
     postmortem_url: str
+    # Set for "SLI data missing" alerts: when the last data arrived (or collection was to begin).
+    data_missing_since: datetime | None = None

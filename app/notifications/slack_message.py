@@ -63,7 +63,21 @@ def build_slack_message(alert: BreachAlert) -> dict[str, Any]:
     if alert.owner_channel:
         owner = f"{owner} ({alert.owner_channel})"
 
-    if resolved:
+    if alert.data_missing_since is not None and not resolved:
+        fallback = (
+            f":grey_question: {alert.severity.upper()}: {alert.system}/{alert.slo} has had no SLI data since "
+            f"{alert.data_missing_since:%Y-%m-%d %H:%M} UTC: its collector is failing, so the SLO can neither "
+            "burn nor recover. See its collector runs."
+        )
+        fields = [
+            ("Objective", objective),
+            ("No data since", f"{alert.data_missing_since:%Y-%m-%d %H:%M} UTC"),
+            ("Budget remaining", percent(alert.error_budget_remaining, 1)),
+            ("Owner", owner),
+            ("Phase", alert.phase),
+        ]
+        title = f"{alert.severity.upper()} · {alert.system} · {alert.slo} · SLI DATA MISSING"
+    elif resolved:
         fallback = (
             f"{icon} RESOLVED {alert.severity} alert for {alert.system}/{alert.slo}: the breach consumed "
             f"{percent(alert.budget_consumed_share, 1)} of the error budget; "
