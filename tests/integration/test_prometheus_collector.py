@@ -20,10 +20,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import create_engine, select
 
 from app import migrations
@@ -32,7 +34,10 @@ from app.collectors.jobs import SourceCollectors
 from app.collectors.prometheus import query_counts, range_counts, render_query
 from app.collectors.results import Collected, CollectionError
 from app.collectors.service import collect_due
-from app.db import create_session_factory
+from app.config import Settings
+from app.db import create_session_factory, transaction
+from app.evaluation import service as evaluation_service
+from app.evaluation.models import Breach
 from app.measurements.models import SloMinuteCount
 from app.systems.models import Phase
 from tests.conftest import create_scratch_database
@@ -72,6 +77,37 @@ def _free_port() -> int:
         return port
 
 
+def _start_prometheus(root: Path, tsdb: Path, config: Path, port: int) -> subprocess.Popen[str]:
+    """Start Prometheus on the TSDB and wait until it is ready."""
+    log = (root / "prometheus.log").open("a")
+    process = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tsdb}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"prometheus exited: {(root / 'prometheus.log').read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                return process
+        except httpx.RequestError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("prometheus was not ready within 60 s")
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     missing = [tool for tool in ("prometheus", "promtool") if shutil.which(tool) is None]
@@ -96,32 +132,9 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert backfill.returncode == 0, backfill.stderr[-2000:]
 
     port = _free_port()
-    log = (root / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = _start_prometheus(root, tsdb, config, port)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"prometheus exited: {(root / 'prometheus.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.RequestError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("prometheus was not ready within 60 s")
-            time.sleep(0.1)
         print(f"prometheus fixture ready in {time.monotonic() - started:.2f}s")  # shown with -s
         yield url
     finally:
@@ -131,7 +144,6 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
 
 
 @pytest.fixture
@@ -405,4 +417,93 @@ def test_the_scheduled_collection_stores_the_slot_that_just_ended(
     assert [(minute, good, total) for minute, good, total in rows] == [
         (END - timedelta(minutes=15), expected.good, expected.total)
     ]
+    engine.dispose()
+
+
+def test_a_stopped_prometheus_leaves_gaps_and_a_data_missing_alert_until_it_is_back(
+    tmp_path: Path, postgres_admin_url: str, settings: Settings
+) -> None:
+    if shutil.which("prometheus") is None or shutil.which("promtool") is None:
+        reason = "prometheus not installed (apt-get install prometheus)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    data_file, tsdb, config = tmp_path / "data.om.txt", tmp_path / "tsdb", tmp_path / "prometheus.yml"
+    data_file.write_text(_openmetrics())
+    config.write_text("global:\n  scrape_interval: 15s\n")
+    subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(data_file), str(tsdb)],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    engine = create_engine(create_scratch_database(postgres_admin_url, "mlslo_promstop"))
+    migrations.upgrade(engine)
+    session_factory = create_session_factory(engine)
+    clock = ManualClock(END - timedelta(minutes=30) + timedelta(seconds=20))
+    alerting = settings.model_copy(update={"slack_webhook_url": SecretStr("http://127.0.0.1:9/hook")})
+    with session_factory() as db_session:
+        system = create_system(db_session, clock)
+        # 10% of the test requests fail; a 50% objective keeps them from burning, so the only alert
+        # is the one about missing data.
+        slo = create_slo(db_session, clock, system, "requests", objective=0.5)
+        slo.source = "prometheus"
+        slo.definition = {
+            "sli": {
+                "kind": "error_rate",
+                "source": "prometheus",
+                "collect_every": "1m",
+                "prometheus": {"good": GOOD, "total": TOTAL},
+            }
+        }
+        db_session.commit()
+        slo_id = slo.id
+
+    def minute() -> tuple[list[int], list[int], list[int]]:
+        with httpx.Client(timeout=5) as client:
+            collected = collect_due(
+                session_factory=session_factory,
+                clock=clock,
+                http_client=client,
+                collectors=SourceCollectors(prometheus_url=url),
+                node="node-a",
+            )
+        with transaction(session_factory) as db_session:
+            report = evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=alerting)
+        clock.advance(timedelta(minutes=1))
+        return collected.collected, report.breaches_opened, report.breaches_resolved
+
+    process = _start_prometheus(tmp_path, tsdb, config, port)
+    try:
+        assert minute()[:2] == ([slo_id], [])
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    down = [minute() for _ in range(4)]
+    assert [collected for collected, _, _ in down] == [[], [], [], []]
+    opened = [breach for _, breaches, _ in down for breach in breaches]
+    assert len(opened) == 1
+    process = _start_prometheus(tmp_path, tsdb, config, port)
+    try:
+        collected, _, resolved = minute()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert collected == [slo_id]
+    assert resolved == opened
+    with session_factory() as db_session:
+        rows = db_session.execute(
+            select(SloMinuteCount.minute, SloMinuteCount.good, SloMinuteCount.total)
+            .where(SloMinuteCount.slo_id == slo_id)
+            .order_by(SloMinuteCount.minute)
+        ).all()
+        breach = db_session.get(Breach, opened[0])
+        assert breach is not None
+        assert breach.opening_details["rule"] == "data_missing"
+    # Two collected minutes; the four while Prometheus was down are gaps, not bad events.
+    per_minute = _exact(timedelta(minutes=1))
+    assert [(good, total) for _, good, total in rows] == [(per_minute.good, per_minute.total)] * 2
+    assert rows[1].minute - rows[0].minute == timedelta(minutes=5)
     engine.dispose()
