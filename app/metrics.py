@@ -46,6 +46,7 @@ class SloStatusCollector(Collector):
                 db_session=session, since=now - timedelta(hours=1)
             )
             last_success = collectors_repository.last_success_by_slo(db_session=session)
+            last_run = collectors_repository.last_run_by_slo(db_session=session)
         for status, slo, system in rows:
             values = [system.name, slo.phase, slo.name]
             objective.add_metric(values, slo.objective)
@@ -75,4 +76,15 @@ class SloStatusCollector(Collector):
                 lag.add_metric(
                     [system.name, slo.phase, slo.name], (now - last_success[slo.id]).total_seconds()
                 )
-        yield from (sli, objective, budget, burn, firing, runs, lag)
+        duration = GaugeMetricFamily(
+            "mlslo_collector_last_duration_seconds",
+            "How long the latest finished collection took, and whether it failed.",
+            labels=[*labels, "outcome"],
+        )
+        for _status, slo, system in rows:
+            if slo.id in last_run:
+                run = last_run[slo.id]
+                duration.add_metric(
+                    [system.name, slo.phase, slo.name, run.outcome], run.duration_seconds or 0.0
+                )
+        yield from (sli, objective, budget, burn, firing, runs, lag, duration)

@@ -57,3 +57,20 @@ def last_success_by_slo(*, db_session: Session) -> dict[int, datetime]:
         .group_by(CollectorRun.slo_id)
     ).all()
     return {slo_id: last for slo_id, last in rows if last is not None}
+
+
+def last_run_by_slo(*, db_session: Session) -> dict[int, CollectorRun]:
+    """The latest finished run of each collected SLO."""
+    latest = (
+        select(CollectorRun.slo_id, func.max(CollectorRun.slot_start).label("slot_start"))
+        .where(CollectorRun.finished_at.is_not(None))
+        .group_by(CollectorRun.slo_id)
+        .subquery()
+    )
+    runs = db_session.scalars(
+        select(CollectorRun).join(
+            latest,
+            (CollectorRun.slo_id == latest.c.slo_id) & (CollectorRun.slot_start == latest.c.slot_start),
+        )
+    )
+    return {run.slo_id: run for run in runs}

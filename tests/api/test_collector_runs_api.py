@@ -35,8 +35,10 @@ def test_runs_are_listed_newest_first_and_exported(
                 slot_start=start + timedelta(minutes=1),
                 claimed_by="b",
                 claimed_at=start + timedelta(minutes=1),
+                finished_at=start + timedelta(minutes=1, seconds=2),
                 outcome="failed",
                 error="timed out",
+                duration_seconds=2.0,
             ),
         ]
     )
@@ -55,6 +57,10 @@ def test_runs_are_listed_newest_first_and_exported(
     assert (
         'mlslo_collector_last_success_age_seconds{phase="production",slo="health-probe",system="recommender"} 180.0'
         in metrics
+    )
+    assert (
+        'mlslo_collector_last_duration_seconds{outcome="failed",phase="production",slo="health-probe",'
+        'system="recommender"} 2.0' in metrics
     )
     missing = client.get("/api/v1/systems/recommender/slos/nope/collector-runs", headers=admin_headers)
     assert missing.status_code == 404
