@@ -22,6 +22,7 @@ from app.core.burn_rate_policy import RuleOutcome, Severity
 from app.core.calendar import CalendarUnit, calendar_window
 from app.core.evaluation import SloEvaluation, data_missing, evaluate_slo, final_severity, windows_needed
 from app.core.exclusions import EPOCH, ExclusionRule, exclusion_intervals
+from app.core.freshness import ages_at, slice_ends
 from app.core.phase_policy import policy_for
 from app.core.sli_catalog import BudgetingMethod, Comparison, Measure, SliKind, kind_info
 from app.core.windows import ALERT_WINDOWS, WindowCounts, parse_window, window_label
@@ -147,9 +148,11 @@ def _budget_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgeted |
     over a rolling window (most SLOs) are budgeted from window sums instead, and return None."""
     exclusions = _exclusion_rules(slo)
     method = BudgetingMethod(slo.budgeting_method)
+    if slo.sli_kind == SliKind.FRESHNESS and slo.source == "push" and slo.objective_value is not None:
+        return _freshness_windows(db_session, slo, now)
     if _gives_values(slo):
-        # Value SLIs (drift share, F1, an age) are judged slice by slice on collected values; no
-        # collector stores them yet, so every slice is without a value and the budget is untouched.
+        # Value SLIs (drift share, F1) are judged slice by slice on collected values; no collector
+        # stores them yet, so every slice is without a value and the budget is untouched.
         period_length = slo.period
         if slo.calendar_unit is not None:
             start, end = calendar_window(cast(CalendarUnit, slo.calendar_unit), slo.time_zone or "UTC", now)
@@ -196,6 +199,37 @@ def _budget_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgeted |
         by_window={window: budget(now - window, EPOCH) for window in ALERT_WINDOWS},
         period=budget(period_start, slice_origin),
         period_length=period_end - period_start,
+    )
+
+
+def _freshness_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgeted:
+    """Each slice is good when, at its end, the latest successful run is no older than the
+    objective's value (seconds); successful runs are pushed as minute markers."""
+    max_age = timedelta(seconds=slo.objective_value or 0)
+    slice_length = slo.time_slice_window or timedelta(hours=1)
+    period_start = now - slo.period
+    earliest = min(period_start, now - max(ALERT_WINDOWS))
+    # A success older than the longest allowed age before the first slice would make it stale anyway.
+    markers = measurements_repository.minute_counts(
+        db_session=db_session, slo_id=slo.id, start=earliest - max_age - slice_length, end=now
+    )
+    successes = [marker.minute for marker in markers if marker.good > 0]
+    op = Comparison(slo.objective_op or "lte")
+
+    def budget(start: datetime) -> BudgetResult:
+        ends = slice_ends(start, now, slice_length)
+        ages = ages_at(successes, ends)
+        return value_timeslices_budget(
+            {end - slice_length: age for end, age in ages.items()},
+            op=op,
+            threshold=max_age.total_seconds(),
+            objective=slo.objective,
+        )
+
+    return _Budgeted(
+        by_window={window: budget(now - window) for window in ALERT_WINDOWS},
+        period=budget(period_start),
+        period_length=slo.period,
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.core.job_sli import JobSliKind, job_run_is_good
-from app.core.sli_catalog import Comparison, Source
+from app.core.sli_catalog import Comparison, SliKind, Source
 from app.errors import InvalidInputError
 from app.measurements import repository
 from app.measurements.service import MAX_CLOCK_SKEW, minute_start
@@ -84,13 +84,24 @@ def ingest_job_runs(
                 field=f"runs.{index}.finished_at",
             )
     job_kinds = set(JobSliKind)
-    job_slos = [
+    in_force = [
         slo
         for slo, _ in slos_repository.list_in_force(db_session=db_session, system_id=system.id)
-        if slo.source == Source.PUSH and slo.sli_kind in job_kinds
+        if slo.source == Source.PUSH
     ]
+    job_slos = [slo for slo in in_force if slo.sli_kind in job_kinds]
     counts: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
     updated: list[str] = []
+    # Freshness SLOs keep each successful run as a marker at its minute; the evaluation measures
+    # the age of the latest one at the end of every slice.
+    for slo in (slo for slo in in_force if slo.sli_kind == SliKind.FRESHNESS):
+        successes = [run for run in runs if run.outcome == "success" and _counts_run(slo, run.job)]
+        for run in successes:
+            cell = counts[(slo.id, minute_start(run.finished_at))]
+            cell[0] += 1
+            cell[1] += 1
+        if successes:
+            updated.append(slo.name)
     for slo in job_slos:
         kind = JobSliKind(slo.sli_kind)
         op = None if slo.objective_op is None else Comparison(slo.objective_op)

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import SessionFactory
 from app.errors import InvalidInputError
 from app.evaluation import service as evaluation_service
-from app.evaluation.models import Breach
+from app.evaluation.models import Breach, SloStatus
 from app.measurements.job_runs import JobRun, JobRunBatch, ingest_job_runs
 from app.measurements.models import SloMinuteCount
 from app.slos.models import Slo
@@ -242,3 +242,41 @@ def test_job_runs_over_the_api(
     )
     reader = {"Authorization": f"Bearer {make_key(session_factory, clock, 'reader', Scope.READ)}"}
     assert client.post(url, headers=reader, json=_body(run)).status_code == 403
+
+
+def test_freshness_judges_each_hour_by_the_age_of_the_last_successful_run(
+    db_session: Session, clock: ManualClock, settings: Settings
+) -> None:
+    system = create_system(db_session, clock)
+    slo = create_slo(
+        db_session,
+        clock,
+        system,
+        "recommendations-freshness",
+        sli_kind="freshness",
+        objective=0.9,
+        period=timedelta(days=7),
+    )
+    slo.metric = "age_seconds"
+    slo.objective_op, slo.objective_value = "lte", 26 * 3600.0
+    slo.budgeting_method, slo.time_slice_window = "timeslices", timedelta(hours=1)
+    slo.definition = {"sli": {"kind": "freshness", "source": "push", "job": "nightly-build"}}
+    db_session.flush()
+    # A nightly build at 02:00 every day of the last week but one: 1 January did not run.
+    first_day = clock.now().replace(hour=2) - timedelta(days=7)
+    runs = [
+        JobRun(job="nightly-build", started_at=day - timedelta(hours=1), finished_at=day, outcome="success")
+        for day in (first_day + timedelta(days=d) for d in range(8))
+        if day.date().isoformat() != "2026-01-01"
+    ]
+    ingest_job_runs(db_session=db_session, clock=clock, system=system, batch=JobRunBatch(runs=runs))
+
+    evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=settings)
+
+    db_session.expire_all()
+    status = db_session.get(SloStatus, slo.id)
+    assert status is not None
+    # 168 hourly slices; stale from 05:00 on 1 January (26 h after the last build) to 01:00 on
+    # 2 January: 21 slices.
+    assert (status.good_events, status.total_events) == (147, 168)
+    assert status.error_budget_remaining == pytest.approx(1 - 21 / (0.1 * 168))
