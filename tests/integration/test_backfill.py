@@ -11,11 +11,6 @@ and the error budget evaluated at END must equal the direct computation over the
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +33,7 @@ from app.measurements import repository as measurements_repository
 from app.measurements.models import SloMinuteCount
 from app.slos.models import Slo
 from app.systems.models import Phase
+from tests import prometheus_support
 from tests.conftest import create_scratch_database
 from tests.factories import create_slo, create_system
 
@@ -70,81 +66,13 @@ EXPECTED_BAD = BAD_PER_SAMPLE * INTERVALS
 EXPECTED_TOTAL = (GOOD_PER_SAMPLE + BAD_PER_SAMPLE) * INTERVALS
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    missing = [tool for tool in ("prometheus", "promtool") if shutil.which(tool) is None]
-    if missing:
-        reason = f"{' and '.join(missing)} not installed (apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-    started = time.monotonic()
-    root = tmp_path_factory.mktemp("prometheus-backfill")
-    data_file, tsdb, config = root / "data.om.txt", root / "tsdb", root / "prometheus.yml"
-    data_file.write_text(_openmetrics())
-    config.write_text("global:\n  scrape_interval: 60s\n")
-    backfill = subprocess.run(
-        [
-            "promtool",
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--max-block-duration=24h",
-            str(data_file),
-            str(tsdb),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    data = prometheus_support.backfill(
+        tmp_path_factory.mktemp("prometheus-backfill"), _openmetrics(), max_block_duration="24h"
     )
-    assert backfill.returncode == 0, backfill.stderr[-2000:]
-
-    port = _free_port()
-    log = (root / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"prometheus exited: {(root / 'prometheus.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.RequestError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("prometheus was not ready within 60 s")
-            time.sleep(0.1)
-        print(f"prometheus fixture ready in {time.monotonic() - started:.2f}s")  # shown with -s
+    with prometheus_support.serving(data) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture
@@ -215,7 +143,7 @@ def test_a_backfill_over_existing_counts_is_refused(db_session: Session) -> None
         backfill_prometheus(
             db_session=db_session,
             http_client=client,
-            base_url=f"http://127.0.0.1:{_free_port()}",
+            base_url=f"http://127.0.0.1:{prometheus_support.free_port()}",
             slo=slo,
             start=START,
             end=END,
@@ -256,7 +184,7 @@ def test_a_step_of_no_whole_minutes_is_refused(db_session: Session, step: timede
         backfill_prometheus(
             db_session=db_session,
             http_client=client,
-            base_url=f"http://127.0.0.1:{_free_port()}",
+            base_url=f"http://127.0.0.1:{prometheus_support.free_port()}",
             slo=slo,
             start=START,
             end=END,

@@ -13,11 +13,6 @@ answers are checked against scripted answers (httpx.MockTransport).
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +35,7 @@ from app.evaluation import service as evaluation_service
 from app.evaluation.models import Breach
 from app.measurements.models import SloMinuteCount
 from app.systems.models import Phase
+from tests import prometheus_support
 from tests.conftest import create_scratch_database
 from tests.factories import create_slo, create_system
 
@@ -70,80 +66,11 @@ def _openmetrics() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start_prometheus(root: Path, tsdb: Path, config: Path, port: int) -> subprocess.Popen[str]:
-    """Start Prometheus on the TSDB and wait until it is ready."""
-    log = (root / "prometheus.log").open("a")
-    process = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"prometheus exited: {(root / 'prometheus.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return process
-        except httpx.RequestError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("prometheus was not ready within 60 s")
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    missing = [tool for tool in ("prometheus", "promtool") if shutil.which(tool) is None]
-    if missing:
-        reason = f"{' and '.join(missing)} not installed (apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-    started = time.monotonic()
-    root = tmp_path_factory.mktemp("prometheus")
-    data_file, tsdb, config = root / "data.om.txt", root / "tsdb", root / "prometheus.yml"
-    data_file.write_text(_openmetrics())
-    config.write_text("global:\n  scrape_interval: 15s\n")
-    backfill = subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(data_file), str(tsdb)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert backfill.returncode == 0, backfill.stderr[-2000:]
-
-    port = _free_port()
-    process = _start_prometheus(root, tsdb, config, port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        print(f"prometheus fixture ready in {time.monotonic() - started:.2f}s")  # shown with -s
+    data = prometheus_support.backfill(tmp_path_factory.mktemp("prometheus"), _openmetrics())
+    with prometheus_support.serving(data) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -228,7 +155,7 @@ def test_several_series_are_refused(prometheus_url: str, http_client: httpx.Clie
 
 
 def test_an_unreachable_prometheus_raises(http_client: httpx.Client) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{prometheus_support.free_port()}"
     with pytest.raises(CollectionError, match=r"cannot reach Prometheus \(ConnectError\)"):
         _counts(http_client, url, {"good": GOOD, "total": TOTAL}, timedelta(minutes=5), END)
 
@@ -423,21 +350,8 @@ def test_the_scheduled_collection_stores_the_slot_that_just_ended(
 def test_a_stopped_prometheus_leaves_gaps_and_a_data_missing_alert_until_it_is_back(
     tmp_path: Path, postgres_admin_url: str, settings: Settings
 ) -> None:
-    if shutil.which("prometheus") is None or shutil.which("promtool") is None:
-        reason = "prometheus not installed (apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    data_file, tsdb, config = tmp_path / "data.om.txt", tmp_path / "tsdb", tmp_path / "prometheus.yml"
-    data_file.write_text(_openmetrics())
-    config.write_text("global:\n  scrape_interval: 15s\n")
-    subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(data_file), str(tsdb)],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    port = _free_port()
+    data = prometheus_support.backfill(tmp_path, _openmetrics())
+    port = prometheus_support.free_port()
     url = f"http://127.0.0.1:{port}"
     engine = create_engine(create_scratch_database(postgres_admin_url, "mlslo_promstop"))
     migrations.upgrade(engine)
@@ -475,22 +389,20 @@ def test_a_stopped_prometheus_leaves_gaps_and_a_data_missing_alert_until_it_is_b
         clock.advance(timedelta(minutes=1))
         return collected.collected, report.breaches_opened, report.breaches_resolved
 
-    process = _start_prometheus(tmp_path, tsdb, config, port)
+    process = prometheus_support.start(data, port)
     try:
         assert minute()[:2] == ([slo_id], [])
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        prometheus_support.stop(process)
     down = [minute() for _ in range(4)]
     assert [collected for collected, _, _ in down] == [[], [], [], []]
     opened = [breach for _, breaches, _ in down for breach in breaches]
     assert len(opened) == 1
-    process = _start_prometheus(tmp_path, tsdb, config, port)
+    process = prometheus_support.start(data, port)
     try:
         collected, _, resolved = minute()
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        prometheus_support.stop(process)
     assert collected == [slo_id]
     assert resolved == opened
     with session_factory() as db_session:
