@@ -62,3 +62,25 @@ def create_slo(
     db_session.add(slo)
     db_session.flush()
     return slo
+
+
+def create_collected_slo(
+    db_session: Session,
+    clock: Clock,
+    system: System,
+    name: str,
+    *,
+    source: str,
+    block: dict[str, object],
+    collect_every: str = "1m",
+    sli_kind: str = "error_rate",
+    **slo_fields: object,
+) -> Slo:
+    """An SLO that mlslo collects itself, with its source block as a definition file would give it."""
+    slo = create_slo(db_session, clock, system, name, sli_kind=sli_kind, **slo_fields)  # type: ignore[arg-type]
+    slo.source = source
+    slo.definition = {
+        "sli": {"kind": sli_kind, "source": source, "collect_every": collect_every, source: block}
+    }
+    db_session.flush()
+    return slo

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query
 from app.collectors import repository
 from app.collectors.schemas import CollectorRunRead
 from app.deps import DbSession, Reader
-from app.errors import NotFoundError
-from app.slos import repository as slos_repository
+from app.slos import service as slos_service
 from app.systems import service as systems_service
 
 router = APIRouter(tags=["collectors"])
@@ -26,13 +25,10 @@ def list_collector_runs(
 ) -> list[CollectorRunRead]:
     """The latest collection slots of an SLO collected from an HTTP probe or SQL, newest first."""
     system = systems_service.get(db_session=db_session, name=name, principal=principal)
-    slo = slos_repository.get_by_name(
-        db_session=db_session, system_id=system.id, phase=system.phase, name=slo_name
+    # Runs stay readable after the SLO is archived.
+    slo = slos_service.get_in_current_phase(
+        db_session=db_session, system=system, name=slo_name, include_archived=True
     )
-    if slo is None:
-        raise NotFoundError(
-            f"system {name!r} has no SLO {slo_name!r} in phase {system.phase!r}", field="slo_name"
-        )
     return [
         CollectorRunRead.model_validate(run)
         for run in repository.recent(db_session=db_session, slo_id=slo.id, limit=limit)

@@ -74,12 +74,6 @@ class BudgetResult:
         return self.bad / self.total
 
 
-def window_burn_rate(result: BudgetResult, objective: float) -> float | None:
-    """Burn rate over the result's window: its error ratio / (1 - objective), for any method."""
-    error_ratio = result.error_ratio
-    return None if error_ratio is None else error_ratio / error_budget(objective)
-
-
 def counted_minutes(
     minutes: Iterable[MinuteCounts], *, start: datetime, end: datetime, excluded: Sequence[Interval]
 ) -> Iterator[MinuteCounts]:
@@ -135,14 +129,21 @@ def occurrences_budget(
 
 def occurrences_result(counts: WindowCounts, objective: float) -> BudgetResult:
     """The occurrences budget of counts already summed (by the database, say)."""
+    return _counted_result(counts, objective, BudgetingMethod.OCCURRENCES, consumed_events=counts.bad)
+
+
+def _counted_result(
+    counts: WindowCounts, objective: float, method: BudgetingMethod, *, consumed_events: int
+) -> BudgetResult:
+    """A budget over counted units: events for occurrences, slices for the time-slice methods."""
     return BudgetResult(
         sli=counts.good_ratio,
         good=counts.good,
         total=counts.total,
         bad=counts.bad,
         error_budget_remaining=error_budget_remaining(counts, objective),
-        budget_consumed_events=counts.bad,
-        method=BudgetingMethod.OCCURRENCES,
+        budget_consumed_events=consumed_events,
+        method=method,
     )
 
 
@@ -171,15 +172,11 @@ def timeslices_budget(
     ).values()
     target = Fraction(slice_target)
     good_slices = sum(1 for counts in slices if Fraction(counts.good, counts.total) >= target)
-    slice_verdicts = WindowCounts(good=good_slices, total=len(slices))
-    return BudgetResult(
-        sli=slice_verdicts.good_ratio,
-        good=slice_verdicts.good,
-        total=slice_verdicts.total,
-        bad=slice_verdicts.bad,
-        error_budget_remaining=error_budget_remaining(slice_verdicts, objective),
-        budget_consumed_events=sum(counts.bad for counts in slices),
-        method=BudgetingMethod.TIMESLICES,
+    return _counted_result(
+        WindowCounts(good=good_slices, total=len(slices)),
+        objective,
+        BudgetingMethod.TIMESLICES,
+        consumed_events=sum(counts.bad for counts in slices),
     )
 
 
@@ -280,15 +277,7 @@ def value_timeslices_budget(
     """Value SLIs (an F1 score, a drift share): good slices / slices with a value."""
     verdicts = value_slices_good(values_by_slice, op, threshold)
     counts = WindowCounts(good=sum(verdicts.values()), total=len(verdicts))
-    return BudgetResult(
-        sli=counts.good_ratio,
-        good=counts.good,
-        total=counts.total,
-        bad=counts.bad,
-        error_budget_remaining=error_budget_remaining(counts, objective),
-        budget_consumed_events=counts.bad,
-        method=BudgetingMethod.TIMESLICES,
-    )
+    return _counted_result(counts, objective, BudgetingMethod.TIMESLICES, consumed_events=counts.bad)
 
 
 def _remaining_from_sli(sli: float | None, objective: float) -> float:

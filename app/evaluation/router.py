@@ -16,6 +16,7 @@ from app.evaluation import repository, service
 from app.evaluation.models import Breach
 from app.evaluation.schemas import BreachRead, EvaluationRunRead, SloRead, SloStatusRead, SloVersionRead
 from app.slos import repository as slos_repository
+from app.slos import service as slos_service
 from app.slos.models import Slo
 from app.systems import service as systems_service
 from app.systems.models import System
@@ -49,14 +50,7 @@ def _slo_in_force(
     db_session: DbSession, name: str, slo_name: str, principal: Principal
 ) -> tuple[Slo, System]:
     system = systems_service.get(db_session=db_session, name=name, principal=principal)
-    slo = slos_repository.get_by_name(
-        db_session=db_session, system_id=system.id, phase=system.phase, name=slo_name
-    )
-    if slo is None or slo.archived_at is not None:
-        raise NotFoundError(
-            f"system {name!r} has no SLO {slo_name!r} in phase {system.phase!r}", field="slo_name"
-        )
-    return slo, system
+    return slos_service.get_in_current_phase(db_session=db_session, system=system, name=slo_name), system
 
 
 @router.get("/systems/{name}/slos/{slo_name}/versions", response_model=list[SloVersionRead])

@@ -19,7 +19,7 @@ from app.core.breach_state import BreachTransition, breach_transition
 from app.core.budget import budget_consumed_share
 from app.core.budgeting import BudgetResult, budget_for_method, value_timeslices_budget
 from app.core.burn_rate_policy import RuleOutcome, Severity
-from app.core.calendar import CalendarUnit, calendar_window
+from app.core.calendar import CalendarUnit, calendar_window, rolling_window
 from app.core.evaluation import SloEvaluation, data_missing, evaluate_slo, final_severity, windows_needed
 from app.core.exclusions import EPOCH, ExclusionRule, exclusion_intervals
 from app.core.freshness import ages_at, slice_ends
@@ -174,7 +174,7 @@ def _budget_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgeted |
         )
         slice_origin = period_start
     else:
-        period_start, period_end = now - slo.period, now
+        period_start, period_end = rolling_window(slo.period, now)
         slice_origin = EPOCH
     earliest = min(period_start, now - max(ALERT_WINDOWS))
     minutes = measurements_repository.minute_counts(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.auth.service import Principal
 from app.clock import Clock
 from app.core.windows import parse_window
-from app.errors import InvalidInputError
+from app.errors import InvalidInputError, NotFoundError
 from app.slos import repository
 from app.slos.definition import CalendarWindow, SloSpec
 from app.slos.loader import SloFile, SloFileError, find_conflicting_files
@@ -90,6 +90,18 @@ class _Changes:
                 if write.existing is not None
             },
         )
+
+
+def get_in_current_phase(
+    *, db_session: Session, system: System, name: str, include_archived: bool = False
+) -> Slo:
+    """The system's SLO `name` in its current phase, or NotFoundError naming `slo_name`."""
+    slo = repository.get_by_name(db_session=db_session, system_id=system.id, phase=system.phase, name=name)
+    if slo is None or (slo.archived_at is not None and not include_archived):
+        raise NotFoundError(
+            f"system {system.name!r} has no SLO {name!r} in phase {system.phase!r}", field="slo_name"
+        )
+    return slo
 
 
 def plan_apply(

@@ -35,7 +35,7 @@ from app.slos.models import Slo
 from app.systems.models import Phase
 from tests import prometheus_support
 from tests.conftest import create_scratch_database
-from tests.factories import create_slo, create_system
+from tests.factories import create_collected_slo, create_system
 
 END = datetime(2025, 11, 1, 0, 0, tzinfo=UTC)
 PERIOD = timedelta(days=7)
@@ -83,16 +83,17 @@ def http_client() -> Iterator[httpx.Client]:
 
 def _prometheus_slo(db_session: Session, clock: ManualClock) -> Slo:
     system = create_system(db_session, clock)
-    slo = create_slo(db_session, clock, system, "requests", objective=OBJECTIVE, period=PERIOD)
-    slo.source = "prometheus"
-    slo.definition = {
-        "sli": {
-            "kind": "error_rate",
-            "source": "prometheus",
-            "collect_every": "5m",
-            "prometheus": {"good": GOOD, "total": TOTAL},
-        }
-    }
+    slo = create_collected_slo(
+        db_session,
+        clock,
+        system,
+        "requests",
+        objective=OBJECTIVE,
+        period=PERIOD,
+        source="prometheus",
+        block={"good": GOOD, "total": TOTAL},
+        collect_every="5m",
+    )
     db_session.flush()
     return slo
 
@@ -201,16 +202,16 @@ def test_the_backfill_command_fills_an_slo_from_prometheus(
     session_factory = create_session_factory(engine)
     with session_factory() as db_session:
         system = create_system(db_session, ManualClock(END), phase=Phase.TECHNICAL_VALIDATION)
-        slo = create_slo(db_session, ManualClock(END), system, "api-availability", period=PERIOD)
-        slo.source = "prometheus"
-        slo.definition = {
-            "sli": {
-                "kind": "error_rate",
-                "source": "prometheus",
-                "collect_every": "5m",
-                "prometheus": {"good": GOOD, "total": TOTAL},
-            }
-        }
+        slo = create_collected_slo(
+            db_session,
+            ManualClock(END),
+            system,
+            "api-availability",
+            period=PERIOD,
+            source="prometheus",
+            block={"good": GOOD, "total": TOTAL},
+            collect_every="5m",
+        )
         db_session.commit()
         slo_id = slo.id
     monkeypatch.setenv("MLSLO_DATABASE_URL", url)

@@ -37,7 +37,7 @@ from app.measurements.models import SloMinuteCount
 from app.systems.models import Phase
 from tests import prometheus_support
 from tests.conftest import create_scratch_database
-from tests.factories import create_slo, create_system
+from tests.factories import create_collected_slo, create_system
 
 END = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=2)
@@ -311,16 +311,15 @@ def test_the_scheduled_collection_stores_the_slot_that_just_ended(
     clock = ManualClock(END - timedelta(minutes=10) + timedelta(seconds=20))
     with session_factory() as db_session:
         system = create_system(db_session, clock, phase=Phase.TECHNICAL_VALIDATION)
-        slo = create_slo(db_session, clock, system, "requests")
-        slo.source = "prometheus"
-        slo.definition = {
-            "sli": {
-                "kind": "error_rate",
-                "source": "prometheus",
-                "collect_every": "5m",
-                "prometheus": {"good": GOOD, "total": TOTAL},
-            }
-        }
+        slo = create_collected_slo(
+            db_session,
+            clock,
+            system,
+            "requests",
+            source="prometheus",
+            block={"good": GOOD, "total": TOTAL},
+            collect_every="5m",
+        )
         db_session.commit()
         slo_id = slo.id
 
@@ -362,16 +361,16 @@ def test_a_stopped_prometheus_leaves_gaps_and_a_data_missing_alert_until_it_is_b
         system = create_system(db_session, clock)
         # 10% of the test requests fail; a 50% objective keeps them from burning, so the only alert
         # is the one about missing data.
-        slo = create_slo(db_session, clock, system, "requests", objective=0.5)
-        slo.source = "prometheus"
-        slo.definition = {
-            "sli": {
-                "kind": "error_rate",
-                "source": "prometheus",
-                "collect_every": "1m",
-                "prometheus": {"good": GOOD, "total": TOTAL},
-            }
-        }
+        slo = create_collected_slo(
+            db_session,
+            clock,
+            system,
+            "requests",
+            objective=0.5,
+            source="prometheus",
+            block={"good": GOOD, "total": TOTAL},
+            collect_every="1m",
+        )
         db_session.commit()
         slo_id = slo.id
 

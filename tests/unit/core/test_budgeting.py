@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.core.budget import budget_consumed_share
+from app.core.budget import budget_consumed_share, burn_rate
 from app.core.budgeting import (
     BudgetResult,
     MinuteCounts,
@@ -17,7 +17,6 @@ from app.core.budgeting import (
     timeslices_budget,
     value_slices_good,
     value_timeslices_budget,
-    window_burn_rate,
     window_counts,
 )
 from app.core.sli_catalog import BudgetingMethod, Comparison
@@ -85,7 +84,7 @@ def test_timeslices_skip_an_empty_slice() -> None:
     assert result.sli == 2 / 3
     assert result.error_budget_remaining == pytest.approx(1 - 1 / (0.5 * 3))
     assert result.budget_consumed_events == 5 + 10 + 1
-    assert window_burn_rate(result, 0.5) == pytest.approx((1 / 3) / 0.5)
+    assert burn_rate(result, 0.5) == pytest.approx((1 / 3) / 0.5)
 
 
 def test_a_wholly_excluded_slice_is_not_counted_and_a_partly_excluded_one_is_judged_on_the_rest() -> None:
@@ -121,7 +120,7 @@ def test_ratio_timeslices_average_the_slice_ratios() -> None:
     assert result.sli == 0.75  # the ratio of sums would be 1001/1002
     assert (result.good, result.total, result.bad) == (1001, 1002, 1)
     assert result.error_budget_remaining == 1 - 0.25 / 0.5
-    assert window_burn_rate(result, 0.5) == 0.5
+    assert burn_rate(result, 0.5) == 0.5
 
 
 def test_no_events_means_no_sli_and_a_full_budget() -> None:
@@ -130,7 +129,7 @@ def test_no_events_means_no_sli_and_a_full_budget() -> None:
             method, [], start=T0, end=at(60), objective=0.99, slice_length=HOUR, slice_target=0.9
         )
         assert (result.sli, result.error_budget_remaining, result.method) == (None, 1.0, method)
-        assert window_burn_rate(result, 0.99) is None
+        assert burn_rate(result, 0.99) is None
 
 
 def test_budget_for_method_needs_the_slice_settings() -> None:
@@ -178,7 +177,7 @@ def test_workbook_a_14_4_burn_for_one_hour_spends_2_percent_of_a_30_day_budget()
     last_hour = occurrences_budget(minutes, start=end - HOUR, end=end, objective=objective)
     period = occurrences_budget(minutes, start=T0, end=end, objective=objective)
     assert last_hour.bad == 864
-    assert window_burn_rate(last_hour, objective) == pytest.approx(14.4)
+    assert burn_rate(last_hour, objective) == pytest.approx(14.4)
     assert period.error_budget_remaining == pytest.approx(0.98)
     consumed = budget_consumed_share(last_hour.bad, WindowCounts(period.good, period.total), objective)
     assert consumed == pytest.approx(0.02)
