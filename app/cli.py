@@ -235,10 +235,13 @@ def backfill(
     except (DomainError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
-    typer.echo(
-        f"{report.minutes_written} minute(s) written from {report.points} point(s): "
-        f"{report.good} good of {report.total} events"
-    )
+    if report.samples_written:
+        typer.echo(f"{report.samples_written} reading(s) written from {report.points} step(s)")
+    else:
+        typer.echo(
+            f"{report.minutes_written} minute(s) written from {report.points} point(s): "
+            f"{report.good} good of {report.total} events"
+        )
 
 
 @db_cli.command("upgrade")

@@ -3,7 +3,7 @@
 from app.auth.models import ApiKey
 from app.collectors.models import CollectorRun
 from app.evaluation.models import Breach, SloStatus
-from app.measurements.models import SloDayCount, SloHourCount, SloMinuteCount
+from app.measurements.models import SliSample, SloDayCount, SloHourCount, SloMinuteCount
 from app.notifications.models import Notification
 from app.postmortems.models import Postmortem, postmortem_breach
 from app.slos.models import Slo, SloVersion
@@ -16,6 +16,7 @@ __all__ = [
     "Notification",
     "PhaseChange",
     "Postmortem",
+    "SliSample",
     "Slo",
     "SloDayCount",
     "SloHourCount",

@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.collectors.prometheus import range_counts
-from app.collectors.service import collection_interval
+from app.collectors.prometheus import range_counts, range_values
+from app.collectors.service import Reads, collection_interval, reads_of
+from app.core.sample_budgeting import Sample
 from app.core.sli_catalog import Source
 from app.errors import ConflictError, InvalidInputError
 from app.measurements import repository as measurements_repository
@@ -43,6 +45,8 @@ class BackfillReport:
     minutes_written: int
     good: int
     total: int
+    # Value and ratio SLIs: readings stored (one per step with data).
+    samples_written: int = 0
 
 
 def backfill_prometheus(
@@ -81,6 +85,9 @@ def backfill_prometheus(
         raise InvalidInputError(
             f"SLO {slo.name!r} has no `sli.prometheus` block to backfill from", field="prometheus"
         )
+    reads = reads_of(slo)
+    if reads is not Reads.COUNTS:
+        return _backfill_readings(db_session, http_client, base_url, slo, config, reads, start, end, step)
     first_existing = _first_minute_counted(db_session, slo.id, start, end)
     if first_existing is not None:
         raise ConflictError(
@@ -108,6 +115,43 @@ def backfill_prometheus(
         good=sum(good for _, _, good, _ in rows),
         total=sum(total for _, _, _, total in rows),
     )
+
+
+def _backfill_readings(
+    db_session: Session,
+    http_client: httpx.Client,
+    base_url: str,
+    slo: Slo,
+    config: Mapping[str, Any],
+    reads: Reads,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+) -> BackfillReport:
+    """Value and ratio SLIs: one reading per step with data, stored at the step's start."""
+    if measurements_repository.has_samples_between(
+        db_session=db_session, slo_id=slo.id, start=start, end=end
+    ):
+        raise ConflictError(
+            f"SLO {slo.name!r} already has readings in the range; backfill only the history before them",
+            field="from",
+        )
+    points = range_values(
+        http_client=http_client,
+        base_url=base_url,
+        config=config,
+        step=step,
+        start=start,
+        end=end,
+        ratio=reads is Reads.RATIO,
+    )
+    written = measurements_repository.put_samples(
+        db_session=db_session,
+        slo_id=slo.id,
+        samples=[Sample(at - step, reading.value) for at, reading in points],
+    )
+    steps = (end - start) // step
+    return BackfillReport(points=steps, minutes_written=0, good=0, total=0, samples_written=written)
 
 
 def _check_range(start: datetime, end: datetime, step: timedelta) -> None:

@@ -1,4 +1,4 @@
-"""The scheduled collection of SLIs from HTTP probes and SQL sources."""
+"""The scheduled collection of SLIs from Prometheus, SQL sources and HTTP probes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from app.collectors import http_probe, prometheus, sql
-from app.collectors.results import Collected, CollectionError
-from app.collectors.service import CollectionReport, collect_due, node_name
+from app.collectors.results import Collected, CollectionError, Outcome
+from app.collectors.service import CollectionReport, Reads, collect_due, node_name
 from app.jobs import JobContext, ScheduledJob
 
 logger = logging.getLogger(__name__)
@@ -35,16 +35,33 @@ class SourceCollectors:
             http_client=http_client, config=config, sli_kind=sli_kind, threshold_ms=threshold_ms
         )
 
-    def query_counts(self, *, config: Mapping[str, Any]) -> Collected:
-        return sql.query_counts(config=config)
+    def query_sql(self, *, config: Mapping[str, Any], reads: Reads) -> Outcome:
+        if reads is Reads.COUNTS:
+            return sql.query_counts(config=config)
+        return sql.query_value(config=config)
 
     def query_prometheus(
-        self, *, http_client: httpx.Client, config: Mapping[str, Any], window: timedelta, at: datetime
-    ) -> Collected:
+        self,
+        *,
+        http_client: httpx.Client,
+        config: Mapping[str, Any],
+        window: timedelta,
+        at: datetime,
+        reads: Reads,
+    ) -> Outcome:
         if self._prometheus_url is None:
             raise CollectionError("no Prometheus to query: set MLSLO_PROMETHEUS_URL")
-        return prometheus.query_counts(
-            http_client=http_client, base_url=self._prometheus_url, config=config, window=window, at=at
+        if reads is Reads.COUNTS:
+            return prometheus.query_counts(
+                http_client=http_client, base_url=self._prometheus_url, config=config, window=window, at=at
+            )
+        return prometheus.query_value(
+            http_client=http_client,
+            base_url=self._prometheus_url,
+            config=config,
+            window=window,
+            at=at,
+            ratio=reads is Reads.RATIO,
         )
 
 

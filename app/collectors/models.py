@@ -36,5 +36,7 @@ class CollectorRun(Base):
     outcome: Mapped[str] = mapped_column(Text)
     good: Mapped[int | None] = mapped_column(BigInteger)
     total: Mapped[int | None] = mapped_column(BigInteger)
+    # Value and ratio SLIs: the reading this run collected.
+    value: Mapped[float | None] = mapped_column(Float)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)

@@ -16,7 +16,11 @@ Rounding: `increase()` extrapolates to the window's edges, so counts can be frac
 nearest integer (halves up), then clamped so that 0 <= good <= total: with `bad`, good is
 total - bad once bad is clamped to [0, total].
 
-`value` queries (ratio or value SLIs) are not collected yet.
+A `value` query gives one number per window instead: the value of a value SLI (an age, a score),
+or, for an event SLI, the share of good events (a ratio query, like Sloth's `errorRatioQuery`
+turned around), which must lie in [0, 1]. `query_value` and `range_values` collect them. For a
+value there is no "zero" to fall back on, so an empty result, or NaN (a ratio of a window without
+events), is no data: a gap.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from app.collectors.results import Collected, CollectionError, timeout_seconds
+from app.collectors.results import Collected, CollectionError, Reading, timeout_seconds
 from app.core.windows import window_label
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -62,6 +66,65 @@ def query_counts(
     return _counts(good=None, bad=bad, total=total)
 
 
+def query_value(
+    *,
+    http_client: httpx.Client,
+    base_url: str,
+    config: Mapping[str, Any],
+    window: timedelta,
+    at: datetime,
+    ratio: bool,
+) -> Reading:
+    """The `value` query's number for the `window` ending at `at`; with `ratio`, a good ratio that
+    must lie in [0, 1]. Raises CollectionError when there is no usable answer (no data included)."""
+    query = _value_query(config, window)
+    timeout = timeout_seconds(config.get("timeout"), default=DEFAULT_TIMEOUT_SECONDS)
+    number = _instant_number(http_client, base_url, query, {"time": _unix(at)}, timeout, "value")
+    if number is None:
+        raise CollectionError("prometheus value query gave no data")
+    return _reading(number, ratio=ratio)
+
+
+def range_values(
+    *,
+    http_client: httpx.Client,
+    base_url: str,
+    config: Mapping[str, Any],
+    step: timedelta,
+    start: datetime,
+    end: datetime,
+    ratio: bool,
+) -> list[tuple[datetime, Reading]]:
+    """The `value` query's number per `step`, like `range_counts`: one `(t, Reading)` for each
+    t = start + step, ... up to `end`, describing (t - step, t]. Steps without data (or NaN) are
+    left out: they are gaps, not zeros."""
+    first, last, step_seconds = _range_bounds(start, end, step)
+    if last < first:
+        return []
+    query = _value_query(config, step)
+    timeout = timeout_seconds(config.get("timeout"), default=DEFAULT_TIMEOUT_SECONDS)
+    results: list[tuple[datetime, Reading]] = []
+    for chunk_start, chunk_end in _chunks(first, last, step):
+        params = {"start": _unix(chunk_start), "end": _unix(chunk_end), "step": str(step_seconds)}
+        values = _range(http_client, base_url, query, params, timeout, "value", allow_nan=True)
+        at = chunk_start
+        while at <= chunk_end:
+            number = values.get(_unix(at))
+            if number is not None and math.isfinite(number):
+                results.append((at, _reading(number, ratio=ratio)))
+            at += step
+    return results
+
+
+def _reading(number: float, *, ratio: bool) -> Reading:
+    if ratio and not 0.0 <= number <= 1.0:
+        raise CollectionError(
+            f"prometheus value query gave {number:g}; for an event SLI it must be the share of good "
+            "events, between 0 and 1"
+        )
+    return Reading(number)
+
+
 def range_counts(
     *,
     http_client: httpx.Client,
@@ -75,20 +138,14 @@ def range_counts(
     `{{.window}}` set to the step: one `(t, Collected)` for each t = start + step, start + 2 step,
     ... up to `end`, counting the events in (t - step, t]. Steps without data count zero events.
     Together the steps cover `start` to the last t, so their sum is that span's count."""
-    if step.total_seconds() < 1 or step.total_seconds() != int(step.total_seconds()):
-        raise CollectionError("the step must be a whole number of seconds, at least 1s")
-    first = _aware(start) + step
-    last = _aware(end)
+    first, last, step_seconds = _range_bounds(start, end, step)
     if last < first:
         return []
     good_query, bad_query, total_query = _event_queries(config, step)
     timeout = timeout_seconds(config.get("timeout"), default=DEFAULT_TIMEOUT_SECONDS)
-    step_seconds = int(step.total_seconds())
 
     results: list[tuple[datetime, Collected]] = []
-    chunk_start = first
-    while chunk_start <= last:
-        chunk_end = min(last, chunk_start + step * (_MAX_POINTS_PER_QUERY - 1))
+    for chunk_start, chunk_end in _chunks(first, last, step):
         params = {"start": _unix(chunk_start), "end": _unix(chunk_end), "step": str(step_seconds)}
         total = _range(http_client, base_url, total_query, params, timeout, "total")
         other_query, other_name = (good_query, "good") if good_query is not None else (bad_query, "bad")
@@ -105,8 +162,25 @@ def range_counts(
                 collected = _counts(good=None, bad=other_value, total=total_value)
             results.append((at, collected))
             at += step
-        chunk_start = chunk_end + step
     return results
+
+
+def _range_bounds(start: datetime, end: datetime, step: timedelta) -> tuple[datetime, datetime, int]:
+    """The first and last evaluation times of a range query, and the step in whole seconds."""
+    if step.total_seconds() < 1 or step.total_seconds() != int(step.total_seconds()):
+        raise CollectionError("the step must be a whole number of seconds, at least 1s")
+    return _aware(start) + step, _aware(end), int(step.total_seconds())
+
+
+def _chunks(first: datetime, last: datetime, step: timedelta) -> list[tuple[datetime, datetime]]:
+    """[first, last] cut into spans of at most `_MAX_POINTS_PER_QUERY` steps."""
+    spans = []
+    chunk_start = first
+    while chunk_start <= last:
+        chunk_end = min(last, chunk_start + step * (_MAX_POINTS_PER_QUERY - 1))
+        spans.append((chunk_start, chunk_end))
+        chunk_start = chunk_end + step
+    return spans
 
 
 def render_query(query: str, window: timedelta) -> str:
@@ -117,9 +191,7 @@ def render_query(query: str, window: timedelta) -> str:
 
 def _event_queries(config: Mapping[str, Any], window: timedelta) -> tuple[str | None, str | None, str]:
     """(good, bad, total) with the window filled in; exactly one of good and bad is set."""
-    good, bad, total, value = (config.get(name) for name in ("good", "bad", "total", "value"))
-    if value is not None and good is None and bad is None:
-        raise CollectionError("prometheus: value queries are not collected yet")
+    good, bad, total = (config.get(name) for name in ("good", "bad", "total"))
     for name, query in (("good", good), ("bad", bad), ("total", total)):
         if query is not None and (not isinstance(query, str) or not query.strip()):
             raise CollectionError(f"prometheus.{name} must be a non-empty PromQL query")
@@ -130,6 +202,13 @@ def _event_queries(config: Mapping[str, Any], window: timedelta) -> tuple[str | 
         render_query(bad, window) if isinstance(bad, str) else None,
         render_query(total, window),
     )
+
+
+def _value_query(config: Mapping[str, Any], window: timedelta) -> str:
+    value = config.get("value")
+    if not isinstance(value, str) or not value.strip():
+        raise CollectionError("prometheus.value must be a non-empty PromQL query")
+    return render_query(value, window)
 
 
 def _counts(*, good: float | None, bad: float | None, total: float) -> Collected:
@@ -149,6 +228,15 @@ def _round(value: float) -> int:
 def _instant(
     client: httpx.Client, base_url: str, query: str, params: Mapping[str, str], timeout: float, name: str
 ) -> float:
+    """A count from an instant query: no series means zero events."""
+    number = _instant_number(client, base_url, query, params, timeout, name)
+    return 0.0 if number is None else number
+
+
+def _instant_number(
+    client: httpx.Client, base_url: str, query: str, params: Mapping[str, str], timeout: float, name: str
+) -> float | None:
+    """The single number an instant query gives, or None when it gives no series."""
     data = _get(client, f"{base_url.rstrip('/')}/api/v1/query", {**params, "query": query}, timeout, name)
     result_type, result = data.get("resultType"), data.get("result")
     if result_type == "scalar":
@@ -156,7 +244,7 @@ def _instant(
     if result_type != "vector" or not isinstance(result, list):
         raise CollectionError(f"prometheus {name} query gave a {result_type!r} result, expected a number")
     if not result:
-        return 0.0
+        return None
     if len(result) > 1:
         raise CollectionError(
             f"prometheus {name} query gave {len(result)} series, expected one: aggregate it with sum(...)"
@@ -166,9 +254,17 @@ def _instant(
 
 
 def _range(
-    client: httpx.Client, base_url: str, query: str, params: Mapping[str, str], timeout: float, name: str
+    client: httpx.Client,
+    base_url: str,
+    query: str,
+    params: Mapping[str, str],
+    timeout: float,
+    name: str,
+    *,
+    allow_nan: bool = False,
 ) -> dict[str, float]:
-    """Values by timestamp (as the `_unix` string) of the single series a range query gives."""
+    """Values by timestamp (as the `_unix` string) of the single series a range query gives; with
+    `allow_nan`, NaN samples are returned rather than refused (the caller treats them as gaps)."""
     url = f"{base_url.rstrip('/')}/api/v1/query_range"
     data = _get(client, url, {**params, "query": query}, timeout, name)
     result_type, result = data.get("resultType"), data.get("result")
@@ -190,7 +286,9 @@ def _range(
     for sample in values:
         if not isinstance(sample, list) or len(sample) != 2 or not isinstance(sample[0], int | float):
             raise CollectionError(f"prometheus {name} range query gave a malformed sample")
-        by_time[_unix(datetime.fromtimestamp(sample[0], tz=UTC))] = _sample_value(sample, name)
+        by_time[_unix(datetime.fromtimestamp(sample[0], tz=UTC))] = _sample_value(
+            sample, name, allow_nan=allow_nan
+        )
     return by_time
 
 
@@ -226,8 +324,8 @@ def _get(
     return data
 
 
-def _sample_value(sample: object, name: str) -> float:
-    """The number in a `[timestamp, "value"]` pair; NaN and infinities are refused."""
+def _sample_value(sample: object, name: str, *, allow_nan: bool = False) -> float:
+    """The number in a `[timestamp, "value"]` pair; NaN (unless allowed) and infinities are refused."""
     if not isinstance(sample, list) or len(sample) != 2 or not isinstance(sample[1], str):
         raise CollectionError(f"prometheus {name} query gave a malformed sample")
     try:
@@ -236,8 +334,14 @@ def _sample_value(sample: object, name: str) -> float:
         raise CollectionError(
             _cap(f"prometheus {name} query gave a non-numeric value {sample[1]!r}")
         ) from None
+    if math.isnan(value) and allow_nan:
+        return value
+    if math.isnan(value) and name == "value":
+        raise CollectionError(
+            "prometheus value query gave NaN: no data in the window (for a ratio, no events)"
+        )
     if not math.isfinite(value):
-        raise CollectionError(f"prometheus {name} query gave {sample[1]}, not a count")
+        raise CollectionError(f"prometheus {name} query gave {sample[1]}, not a finite number")
     return value
 
 

@@ -1,4 +1,5 @@
-"""What a collection gives: good and total events, or a `CollectionError` that leaves a gap."""
+"""What a collection gives: good and total events, one reading (a value, or a good ratio), or a
+`CollectionError` (a gap, unless the SLO counts failed collections as bad)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,23 @@ class Collected:
                 raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
         if not 0 <= self.good <= self.total:
             raise ValueError(f"expected 0 <= good <= total, got good={self.good}, total={self.total}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One number a collection measured: a value SLI's value (an age, a score), or the good ratio
+    of the collection window for an event SLI whose source gives only the ratio."""
+
+    value: float
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            raise TypeError(f"a reading must be a number, got {type(self.value).__name__}")
+        if not math.isfinite(self.value):
+            raise ValueError(f"a reading must be finite, got {self.value}")
+
+
+Outcome = Collected | Reading
 
 
 class CollectionError(Exception):

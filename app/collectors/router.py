@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.collectors import repository
-from app.collectors.schemas import CollectorRunRead
-from app.deps import DbSession, Reader
+from app.collectors.schemas import CollectorRunRead, SampleRead
+from app.deps import AppClock, DbSession, Reader
+from app.errors import InvalidInputError
+from app.measurements import repository as measurements_repository
 from app.slos import service as slos_service
 from app.systems import service as systems_service
 
@@ -23,7 +26,7 @@ def list_collector_runs(
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[CollectorRunRead]:
-    """The latest collection slots of an SLO collected from an HTTP probe or SQL, newest first."""
+    """The latest collection slots of a collected SLO (Prometheus, SQL, HTTP probe), newest first."""
     system = systems_service.get(db_session=db_session, name=name, principal=principal)
     # Runs stay readable after the SLO is archived.
     slo = slos_service.get_in_current_phase(
@@ -32,4 +35,34 @@ def list_collector_runs(
     return [
         CollectorRunRead.model_validate(run)
         for run in repository.recent(db_session=db_session, slo_id=slo.id, limit=limit)
+    ]
+
+
+@router.get("/systems/{name}/slos/{slo_name}/samples", response_model=list[SampleRead])
+def list_samples(
+    name: str,
+    slo_name: str,
+    db_session: DbSession,
+    principal: Reader,
+    clock: AppClock,
+    start: Annotated[datetime | None, Query(alias="from", description="Default: 24 hours ago.")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Default: now.")] = None,
+) -> list[SampleRead]:
+    """The readings of a value or ratio SLI taken in [from, to), oldest first (at most 31 days)."""
+    end = end or clock.now()
+    start = start or end - timedelta(days=1)
+    for field, moment in (("from", start), ("to", end)):
+        if moment.tzinfo is None:
+            raise InvalidInputError("give a time zone, e.g. 2026-01-05T12:00:00Z", field=field)
+    if not start < end <= start + timedelta(days=31):
+        raise InvalidInputError("`from` must be before `to`, at most 31 days apart", field="from")
+    system = systems_service.get(db_session=db_session, name=name, principal=principal)
+    slo = slos_service.get_in_current_phase(
+        db_session=db_session, system=system, name=slo_name, include_archived=True
+    )
+    return [
+        SampleRead(measured_at=sample.at, value=sample.value)
+        for sample in measurements_repository.samples_between(
+            db_session=db_session, slo_id=slo.id, start=start, end=end
+        )
     ]

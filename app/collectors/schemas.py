@@ -17,5 +17,13 @@ class CollectorRunRead(BaseModel):
     outcome: str
     good: int | None
     total: int | None
+    value: float | None
     duration_seconds: float | None
     error: str | None
+
+
+class SampleRead(BaseModel):
+    """One reading of a value or ratio SLI; `value` is null for a failed collection counted as bad."""
+
+    measured_at: datetime
+    value: float | None

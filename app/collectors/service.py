@@ -3,11 +3,16 @@
 Each SLO's collection runs on its own interval (`sli.collect_every`, default 1m). A slot is claimed
 in the database before it runs, so with several mlslo processes each slot is collected exactly
 once, and when a process dies the next slot is collected by another. Collections run in a thread
-pool with a time limit, so a slow source never holds up the others; a failed collection stores no
-counts (a gap), and its error is kept on the run."""
+pool with a time limit, so a slow source never holds up the others.
+
+A collection stores good and total events (event SLIs), or one reading: a value (value SLIs) or
+the good ratio of the window (event SLIs whose Prometheus query gives only the ratio). A failed
+collection stores nothing (a gap) unless the SLO says `missing_data.count_as: bad`, when it stores
+a bad reading; its error is kept on the run either way."""
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import socket
@@ -23,7 +28,8 @@ import httpx
 
 from app.clock import Clock
 from app.collectors import repository
-from app.collectors.results import Collected, CollectionError
+from app.collectors.results import Collected, CollectionError, Outcome, Reading
+from app.core.sample_budgeting import Sample
 from app.core.sli_catalog import Measure, SliKind, Source, kind_info
 from app.core.windows import parse_window
 from app.db import SessionFactory, transaction
@@ -39,6 +45,14 @@ COLLECTED_SOURCES = (Source.HTTP_PROBE.value, Source.SQL.value, Source.PROMETHEU
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class Reads(enum.StrEnum):
+    """What a collection of an SLO stores."""
+
+    COUNTS = "counts"
+    VALUE = "value"
+    RATIO = "ratio"
+
+
 class Collectors(Protocol):
     def probe(
         self,
@@ -49,11 +63,17 @@ class Collectors(Protocol):
         threshold_ms: float | None,
     ) -> Collected: ...
 
-    def query_counts(self, *, config: Mapping[str, Any]) -> Collected: ...
+    def query_sql(self, *, config: Mapping[str, Any], reads: Reads) -> Outcome: ...
 
     def query_prometheus(
-        self, *, http_client: httpx.Client, config: Mapping[str, Any], window: timedelta, at: datetime
-    ) -> Collected: ...
+        self,
+        *,
+        http_client: httpx.Client,
+        config: Mapping[str, Any],
+        window: timedelta,
+        at: datetime,
+        reads: Reads,
+    ) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,8 @@ class Claim:
     sli_kind: str
     threshold_ms: float | None
     config: Mapping[str, Any]
+    reads: Reads
+    failure_is_bad: bool
 
 
 @dataclass
@@ -75,13 +97,39 @@ class CollectionReport:
     skipped_already_claimed: int = 0
 
 
+def reads_of(slo: Slo) -> Reads:
+    """Counts for event SLIs; a value for value SLIs; a ratio for event SLIs whose Prometheus
+    query gives only the share of good events."""
+    metric = kind_info(SliKind(slo.sli_kind)).metrics.get(slo.metric)
+    if metric is not None and metric.measure is Measure.VALUE:
+        return Reads.VALUE
+    if slo.source == Source.PROMETHEUS.value and _sli_block(slo).get("value") is not None:
+        return Reads.RATIO
+    return Reads.COUNTS
+
+
 def is_collected(slo: Slo) -> bool:
-    """Whether mlslo collects this SLO's data itself: event SLIs from a probe or a query. Value SLIs
-    (an age, a score) need value storage, which does not exist yet."""
+    """Whether mlslo collects this SLO's data itself: from a probe or a query. Probes give events;
+    values from probes (robustness of a model endpoint) are collected by the ML collectors."""
     if slo.source not in COLLECTED_SOURCES:
         return False
-    metric = kind_info(SliKind(slo.sli_kind)).metrics.get(slo.metric)
-    return metric is None or metric.measure is Measure.EVENTS
+    return slo.source != Source.HTTP_PROBE.value or reads_of(slo) is Reads.COUNTS
+
+
+def missing_data_settings(slo: Slo) -> Mapping[str, Any]:
+    return (slo.definition.get("sli") or {}).get("missing_data") or {}
+
+
+def allowed_gap(slo: Slo) -> timedelta:
+    """How long collection may fail before "SLI data missing": the SLO's `missing_data.alert_after`,
+    else three collection intervals."""
+    after = missing_data_settings(slo).get("alert_after")
+    return parse_window(after) if after else 3 * collection_interval(slo)
+
+
+def _sli_block(slo: Slo) -> Mapping[str, Any]:
+    block: Mapping[str, Any] = (slo.definition.get("sli") or {}).get(slo.source) or {}
+    return block
 
 
 def collection_interval(slo: Slo) -> timedelta:
@@ -119,7 +167,9 @@ def claim_due(*, session_factory: SessionFactory, clock: Clock, node: str) -> tu
                     source=slo.source,
                     sli_kind=slo.sli_kind,
                     threshold_ms=slo.threshold_ms,
-                    config=(slo.definition.get("sli") or {}).get(slo.source) or {},
+                    config=_sli_block(slo),
+                    reads=reads_of(slo),
+                    failure_is_bad=missing_data_settings(slo).get("count_as") == "bad",
                 )
             )
     return claims, already
@@ -140,11 +190,15 @@ def collect_due(
     if not claims:
         return report
 
-    def run(claim: Claim) -> Collected:
+    def run(claim: Claim) -> Outcome:
         if claim.source == Source.PROMETHEUS.value:
             # The slot that just ended: its window is complete in Prometheus.
             return collectors.query_prometheus(
-                http_client=http_client, config=claim.config, window=claim.interval, at=claim.slot_start
+                http_client=http_client,
+                config=claim.config,
+                window=claim.interval,
+                at=claim.slot_start,
+                reads=claim.reads,
             )
         if claim.source == Source.HTTP_PROBE.value:
             return collectors.probe(
@@ -153,14 +207,14 @@ def collect_due(
                 sli_kind=claim.sli_kind,
                 threshold_ms=claim.threshold_ms,
             )
-        return collectors.query_counts(config=claim.config)
+        return collectors.query_sql(config=claim.config, reads=claim.reads)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collector") as pool:
         started = time.perf_counter()
         futures = [(claim, pool.submit(run, claim)) for claim in claims]
         for claim, future in futures:
             remaining = max(0.0, time_limit.total_seconds() - (time.perf_counter() - started))
-            outcome: Collected | str
+            outcome: Outcome | str
             try:
                 outcome = future.result(timeout=remaining)
             except FutureTimeoutError:
@@ -171,16 +225,20 @@ def collect_due(
                 logger.exception("collector for SLO %s failed", claim.slo_id)
                 outcome = f"collector error: {type(exc).__name__}"
             _record(session_factory, clock, claim, outcome, time.perf_counter() - started)
-            (report.collected if isinstance(outcome, Collected) else report.failed).append(claim.slo_id)
+            (report.collected if not isinstance(outcome, str) else report.failed).append(claim.slo_id)
         # Do not wait on collectors past their time limit: they finish (or fail) on their own.
         pool.shutdown(wait=False, cancel_futures=True)
     return report
 
 
 def _record(
-    session_factory: SessionFactory, clock: Clock, claim: Claim, outcome: Collected | str, seconds: float
+    session_factory: SessionFactory, clock: Clock, claim: Claim, outcome: Outcome | str, seconds: float
 ) -> None:
-    """One transaction per run: the counts and the run's outcome land together."""
+    """One transaction per run: what it collected and the run's outcome land together."""
+    # Prometheus windows cover the slot before the claimed one; probes and queries, the moment.
+    counted_at = (
+        claim.slot_start - claim.interval if claim.source == Source.PROMETHEUS.value else claim.slot_start
+    )
     with transaction(session_factory) as db_session:
         run = repository.get(db_session=db_session, run_id=claim.run_id)
         if run is None:
@@ -188,20 +246,23 @@ def _record(
         run.finished_at = clock.now()
         run.duration_seconds = seconds
         if isinstance(outcome, Collected):
-            # Prometheus counts cover the slot before the claimed one; probes and queries, the moment.
-            counted_at = (
-                claim.slot_start - claim.interval
-                if claim.source == Source.PROMETHEUS.value
-                else claim.slot_start
-            )
             measurements_repository.add_minute_counts(
                 db_session=db_session,
                 rows=[(claim.slo_id, minute_start(counted_at), outcome.good, outcome.total)],
             )
             run.outcome, run.good, run.total = "ok", outcome.good, outcome.total
+        elif isinstance(outcome, Reading):
+            measurements_repository.put_samples(
+                db_session=db_session, slo_id=claim.slo_id, samples=[Sample(counted_at, outcome.value)]
+            )
+            run.outcome, run.value = "ok", outcome.value
         else:
-            # A failed collection is a gap: no counts, neither good nor bad.
             run.outcome, run.error = "failed", outcome[:1000]
+            if claim.failure_is_bad and claim.reads is not Reads.COUNTS:
+                # The SLO counts a failed collection as a bad reading; otherwise it is a gap.
+                measurements_repository.put_samples(
+                    db_session=db_session, slo_id=claim.slo_id, samples=[Sample(counted_at, None)]
+                )
 
 
 def node_name() -> str:

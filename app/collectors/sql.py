@@ -1,4 +1,4 @@
-"""Counting good and total events with a query against a system's own database.
+"""Counting good and total events, or reading a value, with a query against a system's own database.
 
 The connection URL is a secret: it is read from the environment variable the definition names,
 registered with `app.redaction`, and kept out of every error message (messages are built from the
@@ -11,11 +11,12 @@ for a later statement. A snapshot is taken before it runs, so it cannot switch t
 back to read-write either. Giving the URL a role that can only read is still recommended (a
 read-only transaction does not stop, say, `dblink` to another connection).
 
-Only PostgreSQL through psycopg 3 (`postgresql://` or `postgresql+psycopg://`) is supported for
-now: for other dialects the read-only transaction, the timeout and the one-statement guarantee
-would each need their own mechanism (MySQL: `SET TRANSACTION READ ONLY` and
-`max_execution_time`; SQLite: `PRAGMA query_only` and a progress handler), so they are refused
-rather than run without those guarantees.
+Two databases are supported, each with its own mechanism for the three guarantees:
+- **PostgreSQL** through psycopg 3 (`postgresql://` or `postgresql+psycopg://`): as above.
+- **SQLite** (`sqlite:///path/to/file.db`): the file is opened read-only (`mode=ro`) with
+  `PRAGMA query_only`, the query is interrupted when the timeout passes, and sqlite3 refuses more
+  than one statement per call.
+Other dialects (MySQL, ...) are refused rather than run without those guarantees.
 
 Each collection uses one new connection (`NullPool`) that is closed afterwards: collections are
 minutes apart, and no connection to a monitored database is held between them.
@@ -25,6 +26,9 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
+import threading
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -35,7 +39,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from app.collectors.results import Collected, CollectionError, timeout_seconds
+from app.collectors.results import Collected, CollectionError, Reading, timeout_seconds
 from app.db import normalize_url
 from app.redaction import REDACTED, register_secret
 
@@ -48,6 +52,19 @@ def query_counts(*, config: Mapping[str, Any], environ: Mapping[str, str] = os.e
     """Run `config["query"]` (the definition's `sli.sql` block) on the database whose URL is in
     the environment variable `config["connection_env"]`; it must return one row with integer
     columns `good` and `total`, 0 <= good <= total. Raises CollectionError otherwise."""
+    row, columns = _query_one_row(config, environ)
+    return _counts(row, columns)
+
+
+def query_value(*, config: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Reading:
+    """Like `query_counts`, for value SLIs: one row with a finite number in a column `value`."""
+    row, columns = _query_one_row(config, environ)
+    return _value(row, columns)
+
+
+def _query_one_row(
+    config: Mapping[str, Any], environ: Mapping[str, str]
+) -> tuple[Sequence[Any] | None, list[str]]:
     env_name = config.get("connection_env")
     if not isinstance(env_name, str) or not env_name:
         raise CollectionError("sql.connection_env is not set")
@@ -69,21 +86,22 @@ def query_counts(*, config: Mapping[str, Any], environ: Mapping[str, str] = os.e
     rendered = url.render_as_string(hide_password=False)
     register_secret(rendered)
     secrets.append(rendered)
-    if url.get_backend_name() != "postgresql" or url.get_driver_name() != "psycopg":
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _run_sqlite(url, query, timeout, secrets)
+    if backend != "postgresql" or url.get_driver_name() != "psycopg":
         raise CollectionError(
-            f"the sql source supports PostgreSQL through psycopg only "
-            f"(postgresql:// URLs), not {url.drivername!r}"
+            f"the sql source supports PostgreSQL through psycopg (postgresql:// URLs) and SQLite "
+            f"(sqlite:/// URLs), not {url.drivername!r}"
         )
-
     try:
-        row, columns = _run(url, query, timeout)
+        return _run(url, query, timeout)
     except CollectionError:
         raise
     except (DBAPIError, psycopg.Error) as exc:
         raise CollectionError(_describe(exc, timeout, secrets)) from None
     except SQLAlchemyError as exc:
         raise CollectionError(_redact(f"{type(exc).__name__}: {exc}", secrets)) from None
-    return _counts(row, columns)
 
 
 def _parse_url(raw_url: str, env_name: str) -> URL:
@@ -124,9 +142,50 @@ def _run(url: URL, query: str, timeout: float) -> tuple[Sequence[Any] | None, li
                 driver_connection.rollback()
     finally:
         engine.dispose()
+    return _only_row(rows), columns
+
+
+def _run_sqlite(
+    url: URL, query: str, timeout: float, secrets: Iterable[str]
+) -> tuple[Sequence[Any] | None, list[str]]:
+    """The query's only row and its column names, from a SQLite file opened read-only."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise CollectionError("a sqlite URL must name a database file: sqlite:///path/to/file.db")
+    location = "file:" + urllib.parse.quote(os.path.abspath(database)) + "?mode=ro"
+    try:
+        connection = sqlite3.connect(location, uri=True, timeout=timeout, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise CollectionError(_redact(f"cannot open the SQLite database: {exc}", secrets)) from None
+    # interrupt() from another thread stops the running statement with "interrupted".
+    watchdog = threading.Timer(timeout, connection.interrupt)
+    try:
+        connection.execute("PRAGMA query_only = ON")
+        watchdog.start()
+        # One statement per execute(): sqlite3 refuses a second one.
+        cursor = connection.execute(query)
+        if cursor.description is None:
+            raise CollectionError("the query returned no result set; it must be a SELECT")
+        columns = [str(column[0]) for column in cursor.description]
+        rows = cursor.fetchmany(2)
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            raise CollectionError(
+                f"the query was cancelled after the {timeout * 1000:.0f}ms timeout"
+            ) from None
+        raise CollectionError(_redact(f"{type(exc).__name__}: {exc}", secrets)) from None
+    except sqlite3.Error as exc:
+        raise CollectionError(_redact(f"{type(exc).__name__}: {exc}", secrets)) from None
+    finally:
+        watchdog.cancel()
+        connection.close()
+    return _only_row(rows), columns
+
+
+def _only_row(rows: Sequence[Sequence[Any]]) -> Sequence[Any] | None:
     if len(rows) > 1:
         raise CollectionError("the query returned more than one row; it must return exactly one")
-    return (rows[0] if rows else None), columns
+    return rows[0] if rows else None
 
 
 def _counts(row: Sequence[Any] | None, columns: list[str]) -> Collected:
@@ -145,6 +204,25 @@ def _counts(row: Sequence[Any] | None, columns: list[str]) -> Collected:
     if good > total:
         raise CollectionError(f"the query returned good={good} greater than total={total}")
     return Collected(good=good, total=total)
+
+
+def _value(row: Sequence[Any] | None, columns: list[str]) -> Reading:
+    lowered = [column.lower() for column in columns]
+    if lowered.count("value") != 1:
+        raise CollectionError(
+            f"the query must return one column named value; it returned: {', '.join(columns) or 'none'}"
+        )
+    if row is None:
+        raise CollectionError("the query returned no rows; it must return exactly one")
+    value = row[lowered.index("value")]
+    if value is None:
+        raise CollectionError("the query returned NULL for value: no data")
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise CollectionError(f"the query returned value={value!r}; expected a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise CollectionError(f"the query returned value={value}; expected a finite number")
+    return Reading(number)
 
 
 def _count(value: object, name: str) -> int:

@@ -129,10 +129,10 @@ def occurrences_budget(
 
 def occurrences_result(counts: WindowCounts, objective: float) -> BudgetResult:
     """The occurrences budget of counts already summed (by the database, say)."""
-    return _counted_result(counts, objective, BudgetingMethod.OCCURRENCES, consumed_events=counts.bad)
+    return counted_result(counts, objective, BudgetingMethod.OCCURRENCES, consumed_events=counts.bad)
 
 
-def _counted_result(
+def counted_result(
     counts: WindowCounts, objective: float, method: BudgetingMethod, *, consumed_events: int
 ) -> BudgetResult:
     """A budget over counted units: events for occurrences, slices for the time-slice methods."""
@@ -172,7 +172,7 @@ def timeslices_budget(
     ).values()
     target = Fraction(slice_target)
     good_slices = sum(1 for counts in slices if Fraction(counts.good, counts.total) >= target)
-    return _counted_result(
+    return counted_result(
         WindowCounts(good=good_slices, total=len(slices)),
         objective,
         BudgetingMethod.TIMESLICES,
@@ -277,7 +277,7 @@ def value_timeslices_budget(
     """Value SLIs (an F1 score, a drift share): good slices / slices with a value."""
     verdicts = value_slices_good(values_by_slice, op, threshold)
     counts = WindowCounts(good=sum(verdicts.values()), total=len(verdicts))
-    return _counted_result(counts, objective, BudgetingMethod.TIMESLICES, consumed_events=counts.bad)
+    return counted_result(counts, objective, BudgetingMethod.TIMESLICES, consumed_events=counts.bad)
 
 
 def _remaining_from_sli(sli: float | None, objective: float) -> float:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.collectors import repository as collectors_repository
-from app.collectors.service import collection_interval, is_collected
+from app.collectors.service import Reads, allowed_gap, collection_interval, is_collected, reads_of
 from app.config import Settings
 from app.core.breach_state import BreachTransition, breach_transition
 from app.core.budget import budget_consumed_share
@@ -24,7 +24,8 @@ from app.core.evaluation import SloEvaluation, data_missing, evaluate_slo, final
 from app.core.exclusions import EPOCH, ExclusionRule, exclusion_intervals
 from app.core.freshness import ages_at, slice_ends
 from app.core.phase_policy import policy_for
-from app.core.sli_catalog import BudgetingMethod, Comparison, Measure, SliKind, kind_info
+from app.core.sample_budgeting import ratio_samples_budget, value_samples_budget
+from app.core.sli_catalog import BudgetingMethod, Comparison, SliKind
 from app.core.windows import ALERT_WINDOWS, WindowCounts, parse_window, window_label
 from app.evaluation import repository
 from app.evaluation.models import Breach
@@ -150,32 +151,12 @@ def _budget_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgeted |
     method = BudgetingMethod(slo.budgeting_method)
     if slo.sli_kind == SliKind.FRESHNESS and slo.source == "push" and slo.objective_value is not None:
         return _freshness_windows(db_session, slo, now)
-    if _gives_values(slo):
-        # Value SLIs (drift share, F1) are judged slice by slice on collected values; no collector
-        # stores them yet, so every slice is without a value and the budget is untouched.
-        period_length = slo.period
-        if slo.calendar_unit is not None:
-            start, end = calendar_window(cast(CalendarUnit, slo.calendar_unit), slo.time_zone or "UTC", now)
-            period_length = end - start
-        empty = value_timeslices_budget(
-            {},
-            op=Comparison(slo.objective_op or "lte"),
-            threshold=slo.objective_value or 0.0,
-            objective=slo.objective,
-        )
-        return _Budgeted(
-            by_window=dict.fromkeys(ALERT_WINDOWS, empty), period=empty, period_length=period_length
-        )
+    reads = reads_of(slo)
+    if reads is not Reads.COUNTS:
+        return _sample_windows(db_session, slo, now, reads, exclusions)
     if method is BudgetingMethod.OCCURRENCES and slo.calendar_unit is None and not exclusions:
         return None
-    if slo.calendar_unit is not None:
-        period_start, period_end = calendar_window(
-            cast(CalendarUnit, slo.calendar_unit), slo.time_zone or "UTC", now
-        )
-        slice_origin = period_start
-    else:
-        period_start, period_end = rolling_window(slo.period, now)
-        slice_origin = EPOCH
+    period_start, period_end, slice_origin = _period_bounds(slo, now)
     earliest = min(period_start, now - max(ALERT_WINDOWS))
     minutes = measurements_repository.minute_counts(
         db_session=db_session, slo_id=slo.id, start=earliest, end=now
@@ -192,6 +173,60 @@ def _budget_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgeted |
             objective=slo.objective,
             slice_length=slo.time_slice_window,
             slice_target=slo.time_slice_target,
+            slice_origin=origin,
+        )
+
+    return _Budgeted(
+        by_window={window: budget(now - window, EPOCH) for window in ALERT_WINDOWS},
+        period=budget(period_start, slice_origin),
+        period_length=period_end - period_start,
+    )
+
+
+def _period_bounds(slo: Slo, now: datetime) -> tuple[datetime, datetime, datetime]:
+    """The SLO window's start and end at `now`, and the origin its slices align on (local period
+    start for calendar windows, the epoch for rolling windows so that finished slices keep their
+    verdict as the window slides)."""
+    if slo.calendar_unit is not None:
+        start, end = calendar_window(cast(CalendarUnit, slo.calendar_unit), slo.time_zone or "UTC", now)
+        return start, end, start
+    start, end = rolling_window(slo.period, now)
+    return start, end, EPOCH
+
+
+def _sample_windows(
+    db_session: Session, slo: Slo, now: datetime, reads: Reads, exclusions: list[ExclusionRule]
+) -> _Budgeted:
+    """Value and ratio SLIs, budgeted from their collected readings (`app.core.sample_budgeting`)."""
+    period_start, period_end, slice_origin = _period_bounds(slo, now)
+    earliest = min(period_start, now - max(ALERT_WINDOWS))
+    samples = measurements_repository.samples_between(
+        db_session=db_session, slo_id=slo.id, start=earliest, end=now
+    )
+    excluded = exclusion_intervals(exclusions, earliest, now)
+
+    def budget(start: datetime, origin: datetime) -> BudgetResult:
+        if reads is Reads.RATIO:
+            return ratio_samples_budget(
+                samples,
+                method=BudgetingMethod(slo.budgeting_method),
+                start=start,
+                end=now,
+                excluded=excluded,
+                objective=slo.objective,
+                slice_length=slo.time_slice_window,
+                slice_target=slo.time_slice_target,
+                slice_origin=origin,
+            )
+        return value_samples_budget(
+            samples,
+            start=start,
+            end=now,
+            excluded=excluded,
+            op=Comparison(slo.objective_op or "lte"),
+            threshold=slo.objective_value or 0.0,
+            objective=slo.objective,
+            slice_length=slo.time_slice_window or collection_interval(slo),
             slice_origin=origin,
         )
 
@@ -233,11 +268,6 @@ def _freshness_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgete
     )
 
 
-def _gives_values(slo: Slo) -> bool:
-    metric = kind_info(SliKind(slo.sli_kind)).metrics.get(slo.metric)
-    return metric is not None and metric.measure is Measure.VALUE
-
-
 def _exclusion_rules(slo: Slo) -> list[ExclusionRule]:
     declared = slo.definition.get("exclusions") or []
     default_zone = slo.time_zone or "UTC"
@@ -254,12 +284,14 @@ def _exclusion_rules(slo: Slo) -> list[ExclusionRule]:
 
 
 def _data_missing_since(slo: Slo, last_collected: dict[int, datetime], now: datetime) -> datetime | None:
-    """For SLOs that mlslo collects: since when data is missing, if for longer than three intervals."""
+    """For SLOs that mlslo collects: since when data is missing, if for longer than the SLO allows
+    (`missing_data.alert_after`, default three collection intervals)."""
     if not is_collected(slo):
         return None
-    interval = collection_interval(slo)
     last = last_collected.get(slo.id)
-    if data_missing(last_collected=last, expected_since=slo.created_at, now=now, allowed_gap=3 * interval):
+    if data_missing(
+        last_collected=last, expected_since=slo.created_at, now=now, allowed_gap=allowed_gap(slo)
+    ):
         return last or slo.created_at
     return None
 

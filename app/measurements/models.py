@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -58,3 +58,21 @@ class SloDayCount(Base):
     day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     good: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[int] = mapped_column(BigInteger)
+
+
+class SliSample(Base):
+    """One collected reading of a value SLI (an age, a drift share, a score) or of a ratio SLI (the
+    good ratio of one collection window), at the time it describes.
+
+    `value` is NULL for a failed collection that the SLO counts as bad (`missing_data.count_as:
+    bad`); a failed collection counted as a gap stores nothing. `model_version` is '' when the SLI
+    is not about one model version."""
+
+    __tablename__ = "sli_sample"
+
+    slo_id: Mapped[int] = mapped_column(ForeignKey("slo.id", ondelete="CASCADE"), primary_key=True)
+    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    model_version: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
+    value: Mapped[float | None] = mapped_column(Float)
+    data_version: Mapped[str | None] = mapped_column(Text)
+    sample_size: Mapped[int | None] = mapped_column(BigInteger)

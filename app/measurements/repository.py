@@ -8,12 +8,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, exists, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.core.budgeting import MinuteCounts
+from app.core.sample_budgeting import Sample
 from app.core.windows import WindowCounts
-from app.measurements.models import PARTITION_SCHEMA, SloDayCount, SloHourCount, SloMinuteCount
+from app.measurements.models import PARTITION_SCHEMA, SliSample, SloDayCount, SloHourCount, SloMinuteCount
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -199,6 +201,56 @@ def minute_counts(*, db_session: Session, slo_id: int, start: datetime, end: dat
         .order_by(SloMinuteCount.minute)
     )
     return [MinuteCounts(minute=minute, good=good, total=total) for minute, good, total in rows]
+
+
+def put_samples(
+    *, db_session: Session, slo_id: int, samples: Iterable[Sample], model_version: str = ""
+) -> int:
+    """Store readings of a value or ratio SLI; a reading at a time already stored replaces it
+    (a reading describes its instant, it does not add up like events)."""
+    rows = [
+        {"slo_id": slo_id, "measured_at": sample.at, "model_version": model_version, "value": sample.value}
+        for sample in samples
+    ]
+    if not rows:
+        return 0
+    statement = insert(SliSample).values(rows)
+    db_session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SliSample.slo_id, SliSample.measured_at, SliSample.model_version],
+            set_={"value": statement.excluded.value},
+        )
+    )
+    return len(rows)
+
+
+def samples_between(*, db_session: Session, slo_id: int, start: datetime, end: datetime) -> list[Sample]:
+    """The readings of an SLO taken in [start, end), in time order (all model versions)."""
+    rows = db_session.execute(
+        select(SliSample.measured_at, SliSample.value)
+        .where(SliSample.slo_id == slo_id)
+        .where(SliSample.measured_at >= start)
+        .where(SliSample.measured_at < end)
+        .order_by(SliSample.measured_at)
+    )
+    return [Sample(at=measured_at, value=value) for measured_at, value in rows]
+
+
+def has_samples_between(*, db_session: Session, slo_id: int, start: datetime, end: datetime) -> bool:
+    return bool(
+        db_session.scalar(
+            select(
+                exists().where(
+                    SliSample.slo_id == slo_id, SliSample.measured_at >= start, SliSample.measured_at < end
+                )
+            )
+        )
+    )
+
+
+def delete_samples_before(*, db_session: Session, cutoff: datetime) -> int:
+    result = db_session.execute(delete(SliSample).where(SliSample.measured_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def counts_for_windows(

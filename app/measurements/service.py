@@ -99,6 +99,7 @@ class PartitionReport:
     created: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     default_rows_deleted: int = 0
+    samples_deleted: int = 0
 
 
 def maintain_partitions(*, db_session: Session, clock: Clock, retention: timedelta) -> PartitionReport:
@@ -127,4 +128,6 @@ def maintain_partitions(*, db_session: Session, clock: Clock, retention: timedel
             if repository.next_month(month) <= cutoff:
                 repository.drop_month_partition(db_session=db_session, level=level, month=month)
                 report.dropped.append(repository.partition_name(level, month))
+    # Readings of value and ratio SLIs follow the same cutoff as the counts.
+    report.samples_deleted = repository.delete_samples_before(db_session=db_session, cutoff=cutoff)
     return report

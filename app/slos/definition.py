@@ -313,6 +313,21 @@ class EvidentlyConfig(FileModel):
     sample_size: int | None = Field(default=None, ge=100, description="Rows sampled from each dataset.")
 
 
+class MissingData(FileModel):
+    """What a failed collection means, and how long collection may fail before it alerts."""
+
+    count_as: Literal["gap", "bad"] = Field(
+        default="gap",
+        description="`gap`: a failed collection is no data, neither good nor bad. `bad`: it counts as a "
+        "bad reading (SLIs judged from collected readings only).",
+    )
+    alert_after: Duration | None = Field(
+        default=None,
+        description="Raise 'SLI data missing' when no collection has succeeded for this long; "
+        "default: three collection intervals.",
+    )
+
+
 class Sli(FileModel):
     """What is measured (`kind`, `metric` and the kind's parameters) and where it comes from (`source`
     with its block)."""
@@ -337,6 +352,9 @@ class Sli(FileModel):
         default=None, gt=0, le=10, description="robustness: noise in feature standard deviations."
     )
     collect_every: Duration | None = Field(default=None, description="How often the collector runs.")
+    missing_data: MissingData | None = Field(
+        default=None, description="Collected sources: what a failed collection means, when it alerts."
+    )
     prometheus: PrometheusQueries | None = Field(default=None, description="Queries for source prometheus.")
     sql: SqlQuery | None = Field(default=None, description="Query for source sql.")
     http_probe: HttpProbe | None = Field(default=None, description="Probe for source http_probe.")
@@ -691,6 +709,7 @@ def _source_block_problems(at: tuple[str | int, ...], sli: Sli) -> list[Problem]
             problems.append(
                 Problem((*at, "sli", "prometheus", "value"), "give either good/bad with total, or value")
             )
+    problems.extend(_missing_data_problems(at, sli))
     for block_name in ("evidently", "http_probe"):
         block = getattr(sli, block_name)
         dataset = getattr(block, "reference", None) or getattr(block, "holdout", None)
@@ -700,6 +719,53 @@ def _source_block_problems(at: tuple[str | int, ...], sli: Sli) -> list[Problem]
                 problems.append(Problem(where, "give either `path` or `query`"))
             elif dataset.query is not None and dataset.connection_env is None:
                 problems.append(Problem((*where, "connection_env"), "a query needs `connection_env`"))
+    return problems
+
+
+COLLECTED_SOURCES = frozenset({Source.PROMETHEUS, Source.SQL, Source.HTTP_PROBE})
+
+
+def collects_readings(sli: Sli, measure: Measure) -> bool:
+    """Whether the collector stores readings (one number per collection) rather than event counts:
+    value metrics, and event SLIs whose Prometheus query gives only the good ratio (`value`)."""
+    ratio_query = sli.prometheus is not None and sli.prometheus.value is not None
+    return sli.source in COLLECTED_SOURCES and (measure is Measure.VALUE or ratio_query)
+
+
+def _missing_data_problems(at: tuple[str | int, ...], sli: Sli) -> list[Problem]:
+    missing = sli.missing_data
+    if missing is None:
+        return []
+    where = (*at, "sli", "missing_data")
+    if sli.source not in COLLECTED_SOURCES:
+        return [
+            Problem(
+                where,
+                f"missing_data applies to collected sources (prometheus, sql, http_probe); "
+                f"{sli.source.value} data is not collected by mlslo, so no collection can fail",
+            )
+        ]
+    problems = []
+    every = parse_window(sli.collect_every) if sli.collect_every else timedelta(minutes=1)
+    if missing.alert_after is not None and parse_window(missing.alert_after) < every:
+        problems.append(
+            Problem(
+                (*where, "alert_after"),
+                f"alert_after ({missing.alert_after}) is shorter than one collection interval "
+                f"({sli.collect_every or '1m'}): it would alert between two collections",
+            )
+        )
+    metric = kind_info(sli.kind).metrics.get(sli.metric or kind_info(sli.kind).default_metric)
+    measure = metric.measure if metric is not None else Measure.EVENTS
+    if missing.count_as == "bad" and not collects_readings(sli, measure):
+        problems.append(
+            Problem(
+                (*where, "count_as"),
+                "count_as: bad needs an SLI judged from collected readings (a value metric, or a "
+                "prometheus `value` query giving the good ratio); counted good/total events have no "
+                "number of bad events to add for a failed collection",
+            )
+        )
     return problems
 
 

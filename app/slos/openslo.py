@@ -84,7 +84,15 @@ ROLLING_UNIT_DAYS = {"M": 30, "Q": 90, "Y": 365}
 PAGE_SEVERITIES = frozenset({"page", "paging", "critical", "urgent", "high", "p1", "sev1", "sev-1"})
 OPENSLO_DESCRIPTION_LIMIT = 1050
 NATIVE_DESCRIPTION_LIMIT = 5000
-SLI_PARAMETERS = ("threshold_ms", "job", "column", "tolerance", "noise_sigma", "collect_every")
+SLI_PARAMETERS = (
+    "threshold_ms",
+    "job",
+    "column",
+    "tolerance",
+    "noise_sigma",
+    "collect_every",
+    "missing_data",
+)
 SOURCE_BLOCKS = {Source.SQL: "sql", Source.HTTP_PROBE: "http_probe", Source.EVIDENTLY: "evidently"}
 WINDOW_PLACEHOLDER = "{{.window}}"
 MAX_EXPANDED_NODES = 100_000
@@ -1628,7 +1636,11 @@ def _export_slo(system: str, phase: Phase | None, spec: SloSpec) -> dict[str, An
     annotations["source"] = sli.source.value
     if sli.metric is not None:
         annotations["metric"] = sli.metric
-    parameters = {key: getattr(sli, key) for key in SLI_PARAMETERS if getattr(sli, key) is not None}
+    parameters = {
+        key: value.model_dump(mode="json", exclude_defaults=True) if isinstance(value, BaseModel) else value
+        for key in SLI_PARAMETERS
+        if (value := getattr(sli, key)) is not None
+    }
     if parameters:
         annotations["sli-parameters"] = _json(parameters)
     block_name = SOURCE_BLOCKS.get(sli.source)

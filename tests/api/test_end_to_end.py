@@ -186,13 +186,23 @@ def test_file_to_slack_to_postmortem(
         _push(client, ingest, _events(clock.now() - timedelta(hours=7), 7 * 60, 50, error_every=None))
         resolved = client.post("/api/v1/evaluations", headers=admin).json()
         assert resolved["breaches_resolved"] == [breaches[0]["id"]]
-        _wait_for(lambda: len(receiver.messages) == 2)
-        assert "RESOLVED" in receiver.messages[1].payload["blocks"][0]["text"]["text"]
-        assert "of the error budget" in receiver.messages[1].payload["text"]
+        # No Prometheus answers the freshness SLO's query: past its two allowed hours, its data is
+        # missing, which opens a ticket of its own rather than burning or sparing its budget.
+        (missing_id,) = resolved["breaches_opened"]
+        missing = client.get(f"/api/v1/breaches/{missing_id}", headers=admin).json()
+        assert (missing["slo"], missing["severity"]) == ("recommendations-freshness", "ticket")
+        assert missing["opening_details"]["rule"] == "data_missing"
+        _wait_for(lambda: len(receiver.messages) == 3)
+        resolved_messages = [
+            m for m in receiver.messages if "RESOLVED" in m.payload["blocks"][0]["text"]["text"]
+        ]
+        assert len(resolved_messages) == 1
+        assert "api-availability" in resolved_messages[0].payload["blocks"][0]["text"]["text"]
+        assert "of the error budget" in resolved_messages[0].payload["text"]
 
         # The message's "Write a postmortem" button leads to a draft for the breach; completed
         # and posted, the postmortem shows the budget the breach consumed.
-        buttons = {b["text"]["text"]: b["url"] for b in receiver.messages[1].payload["blocks"][4]["elements"]}
+        buttons = {b["text"]["text"]: b["url"] for b in resolved_messages[0].payload["blocks"][4]["elements"]}
         draft_url = buttons["Write a postmortem"].removeprefix("http://mlslo.test")
         draft = client.get(draft_url, headers=admin)
         assert draft.status_code == 200, draft.text
@@ -219,6 +229,6 @@ def test_file_to_slack_to_postmortem(
             in metrics
         )
         notifications = client.get("/api/v1/notifications", headers=admin).json()
-        assert [n["status"] for n in notifications] == ["sent", "sent"]
+        assert [n["status"] for n in notifications] == ["sent", "sent", "sent"]
         assert receiver.webhook_url not in str(notifications)
     database.engine.dispose()

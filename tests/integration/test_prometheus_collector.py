@@ -25,14 +25,16 @@ from sqlalchemy import create_engine, select
 
 from app import migrations
 from app.clock import ManualClock
+from app.collectors.backfill import backfill_prometheus
 from app.collectors.jobs import SourceCollectors
-from app.collectors.prometheus import query_counts, range_counts, render_query
-from app.collectors.results import Collected, CollectionError
+from app.collectors.prometheus import query_counts, query_value, range_counts, range_values, render_query
+from app.collectors.results import Collected, CollectionError, Reading
 from app.collectors.service import collect_due
 from app.config import Settings
 from app.db import create_session_factory, transaction
 from app.evaluation import service as evaluation_service
-from app.evaluation.models import Breach
+from app.evaluation.models import Breach, SloStatus
+from app.measurements import repository as measurements_repository
 from app.measurements.models import SloMinuteCount
 from app.systems.models import Phase
 from tests import prometheus_support
@@ -160,9 +162,60 @@ def test_an_unreachable_prometheus_raises(http_client: httpx.Client) -> None:
         _counts(http_client, url, {"good": GOOD, "total": TOTAL}, timedelta(minutes=5), END)
 
 
-def test_value_queries_are_not_collected_yet(http_client: httpx.Client) -> None:
-    with pytest.raises(CollectionError, match="value queries are not collected yet"):
-        _counts(http_client, "http://127.0.0.1:1", {"value": "vector(0.99)"}, timedelta(minutes=5), END)
+RATIO = f"{GOOD} / {TOTAL}"
+
+
+def _value(
+    http_client: httpx.Client, url: str, query: str, window: timedelta, at: datetime, *, ratio: bool
+) -> Reading:
+    return query_value(
+        http_client=http_client, base_url=url, config={"value": query}, window=window, at=at, ratio=ratio
+    )
+
+
+def test_a_ratio_query_gives_the_exact_share_of_good_events(
+    prometheus_url: str, http_client: httpx.Client
+) -> None:
+    for window in (timedelta(minutes=1), timedelta(minutes=5), timedelta(hours=1)):
+        assert _value(http_client, prometheus_url, RATIO, window, END, ratio=True) == Reading(0.9)
+
+
+def test_a_value_query_gives_its_number(prometheus_url: str, http_client: httpx.Client) -> None:
+    per_second = "sum(rate(http_requests_total[{{.window}}]))"
+    reading = _value(http_client, prometheus_url, per_second, timedelta(hours=1), END, ratio=False)
+    # Ten requests every fifteen seconds.
+    assert reading.value == pytest.approx(10 / 15, rel=1e-12)
+
+
+def test_a_value_without_data_is_a_gap_not_a_zero(prometheus_url: str, http_client: httpx.Client) -> None:
+    absent = 'sum(increase(http_requests_total{code="404"}[{{.window}}]))'
+    with pytest.raises(CollectionError, match="gave no data"):
+        _value(http_client, prometheus_url, absent, timedelta(minutes=5), END, ratio=False)
+    # scalar() of nothing is NaN, as is a ratio of a window without events.
+    with pytest.raises(CollectionError, match="gave NaN: no data"):
+        _value(http_client, prometheus_url, f"scalar({absent})", timedelta(minutes=5), END, ratio=True)
+
+
+def test_a_ratio_outside_zero_and_one_is_refused(prometheus_url: str, http_client: httpx.Client) -> None:
+    with pytest.raises(CollectionError, match=r"gave 180; .* between 0 and 1"):
+        _value(http_client, prometheus_url, GOOD, timedelta(minutes=5), END, ratio=True)
+
+
+def test_range_values_give_a_reading_per_step_with_data(
+    prometheus_url: str, http_client: httpx.Client
+) -> None:
+    step = timedelta(minutes=30)
+    points = range_values(
+        http_client=http_client,
+        base_url=prometheus_url,
+        config={"value": RATIO},
+        step=step,
+        start=START - timedelta(hours=1),
+        end=END,
+        ratio=True,
+    )
+    # Steps ending at or before the first sample have no increase to divide: gaps, not zeros.
+    assert points == [(START + step * k, Reading(0.9)) for k in range(1, 5)]
 
 
 def test_range_counts_over_an_hour_at_five_minute_steps(
@@ -279,8 +332,8 @@ def test_fractional_bad_counts_are_rounded_and_clamped() -> None:
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (_vector("NaN"), "gave NaN, not a count"),
-        (_vector("+Inf"), r"gave \+Inf, not a count"),
+        (_vector("NaN"), "gave NaN, not a finite number"),
+        (_vector("+Inf"), r"gave \+Inf, not a finite number"),
         (_vector("many"), "non-numeric value 'many'"),
         (httpx.Response(502, text="x" * 5000), "HTTP 502"),
         (httpx.Response(200, text="<html>not json</html>"), "unexpected answer"),
@@ -417,4 +470,59 @@ def test_a_stopped_prometheus_leaves_gaps_and_a_data_missing_alert_until_it_is_b
     per_minute = _exact(timedelta(minutes=1))
     assert [(good, total) for _, good, total in rows] == [(per_minute.good, per_minute.total)] * 2
     assert rows[1].minute - rows[0].minute == timedelta(minutes=5)
+    engine.dispose()
+
+
+def test_a_ratio_slo_is_backfilled_collected_and_budgeted_from_its_readings(
+    prometheus_url: str, http_client: httpx.Client, postgres_admin_url: str, settings: Settings
+) -> None:
+    engine = create_engine(create_scratch_database(postgres_admin_url, "mlslo_promratio"))
+    migrations.upgrade(engine)
+    session_factory = create_session_factory(engine)
+    clock = ManualClock(END + timedelta(seconds=20))
+    step = timedelta(minutes=5)
+    with transaction(session_factory) as db_session:
+        system = create_system(db_session, clock, phase=Phase.TECHNICAL_VALIDATION)
+        slo = create_collected_slo(
+            db_session,
+            clock,
+            system,
+            "requests",
+            source="prometheus",
+            block={"value": RATIO},
+            collect_every="5m",
+        )
+        slo_id = slo.id
+        report = backfill_prometheus(
+            db_session=db_session,
+            http_client=http_client,
+            base_url=prometheus_url,
+            slo=slo,
+            start=START,
+            end=END - step,
+        )
+    # Steps (START, START + 5m] ... (END - 10m, END - 5m], each stored at its start.
+    assert (report.points, report.samples_written, report.minutes_written) == (23, 23, 0)
+
+    collected = collect_due(
+        session_factory=session_factory,
+        clock=clock,
+        http_client=http_client,
+        collectors=SourceCollectors(prometheus_url=prometheus_url),
+        node="node-a",
+    )
+    assert collected.collected == [slo_id]
+    with transaction(session_factory) as db_session:
+        readings = measurements_repository.samples_between(
+            db_session=db_session, slo_id=slo_id, start=START - step, end=END
+        )
+        # The live collection stored the slot that just ended, after the backfilled ones.
+        assert [sample.at for sample in readings] == [START + step * k for k in range(24)]
+        assert {sample.value for sample in readings} == {0.9}
+        evaluation_service.evaluate_all(db_session=db_session, clock=clock, settings=settings)
+        status = db_session.get(SloStatus, slo_id)
+        assert status is not None
+        # The mean of the readings, against a 99.9% objective: ten times the budget spent.
+        assert status.sli == pytest.approx(0.9)
+        assert status.error_budget_remaining == pytest.approx(1 - 0.1 / 0.001)
     engine.dispose()

@@ -3,18 +3,20 @@ password, and the guarantees: read-only, a statement timeout, and no URL or pass
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app.collectors.results import Collected, CollectionError
-from app.collectors.sql import query_counts
+from app.collectors.results import Collected, CollectionError, Reading
+from app.collectors.sql import query_counts, query_value
 from tests.conftest import create_scratch_database
 
 PASSWORD = "s3cret-pw"
@@ -183,10 +185,102 @@ def test_the_url_is_redacted_even_when_the_database_quotes_it(source: Source) ->
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("sqlite:///jobs.db", "PostgreSQL through psycopg only"),
-        ("postgresql+psycopg2://u:s3cret-pw@localhost/db", "PostgreSQL through psycopg only"),
+        ("mysql+pymysql://u:s3cret-pw@localhost/db", "supports PostgreSQL through psycopg"),
+        ("postgresql+psycopg2://u:s3cret-pw@localhost/db", "supports PostgreSQL through psycopg"),
+        ("sqlite:///:memory:", "must name a database file"),
         ("not a url s3cret-pw", f"environment variable {ENV} does not hold a valid database URL"),
     ],
 )
 def test_unsupported_or_invalid_urls(url: str, message: str) -> None:
     assert message in _error(url, COUNTS)
+
+
+def _read_value(url: str, query: str, **config: Any) -> Reading:
+    return query_value(config={"connection_env": ENV, "query": query, **config}, environ={ENV: url})
+
+
+def test_a_value_query_gives_its_number(source: Source) -> None:
+    share = "SELECT avg((status = 'failed')::int)::float8 AS value FROM job_results"
+    assert _read_value(source.reader_url, share) == Reading(0.3)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELECT 1 AS score", "one column named value"),
+        ("SELECT NULL::float8 AS value", "NULL for value: no data"),
+        ("SELECT 'nan'::float8 AS value", "expected a finite number"),
+        ("SELECT 'x' AS value", "expected a number"),
+        ("SELECT 1 AS value FROM generate_series(1, 2)", "more than one row"),
+    ],
+)
+def test_unusable_values_are_refused(source: Source, query: str, message: str) -> None:
+    with pytest.raises(CollectionError, match=message):
+        _read_value(source.reader_url, query)
+
+
+# --- SQLite: a read-only file, an interrupted query, one statement per call -----------------------
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    path = tmp_path / "jobs.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE job_results (status TEXT NOT NULL, rows_per_second REAL)")
+        connection.executemany(
+            "INSERT INTO job_results VALUES (?, ?)", [("succeeded", 2500.0)] * 7 + [("failed", None)] * 3
+        )
+    connection.close()
+    return f"sqlite:///{path}"
+
+
+def _sqlite_rows(url: str) -> int:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        count = int(connection.execute("SELECT count(*) FROM job_results").fetchone()[0])
+    connection.close()
+    return count
+
+
+def test_sqlite_counts_and_values(sqlite_url: str) -> None:
+    counts = "SELECT sum(status = 'succeeded') AS good, count(*) AS total FROM job_results"
+    assert _collect(sqlite_url, counts) == Collected(good=7, total=10)
+    mean = "SELECT avg(rows_per_second) AS value FROM job_results"
+    assert _read_value(sqlite_url, mean) == Reading(2500.0)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "DELETE FROM job_results RETURNING 1 AS good, 1 AS total",
+        "INSERT INTO job_results VALUES ('succeeded', 1) RETURNING 1 AS good, 1 AS total",
+        "PRAGMA query_only = OFF",
+    ],
+)
+def test_sqlite_writes_are_refused(sqlite_url: str, query: str) -> None:
+    with pytest.raises(CollectionError, match=r"readonly|read-only|no result set"):
+        _collect(sqlite_url, query)
+    assert _sqlite_rows(sqlite_url) == 10
+
+
+def test_sqlite_runs_one_statement_only(sqlite_url: str) -> None:
+    with pytest.raises(CollectionError, match="one statement at a time"):
+        _collect(sqlite_url, "SELECT 1 AS good, 1 AS total; DELETE FROM job_results")
+    assert _sqlite_rows(sqlite_url) == 10
+
+
+def test_a_slow_sqlite_query_is_interrupted_at_the_timeout(sqlite_url: str) -> None:
+    endless = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+        "SELECT count(*) AS good, count(*) AS total FROM n"
+    )
+    started = time.perf_counter()
+    with pytest.raises(CollectionError, match="cancelled after the 300ms timeout"):
+        _collect(sqlite_url, endless, timeout="300ms")
+    assert time.perf_counter() - started < 5
+
+
+def test_a_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    with pytest.raises(CollectionError, match="cannot open the SQLite database"):
+        _collect(f"sqlite:///{missing}", "SELECT 1 AS good, 1 AS total")
+    assert not missing.exists()
