@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
@@ -14,6 +15,7 @@ from app.auth.service import Principal, Scope
 from app.clock import Clock
 from app.config import Settings
 from app.db import MAX_DATABASE_ID, SessionFactory
+from app.errors import InvalidInputError
 
 
 def get_db_session(request: Request) -> Iterator[Session]:
@@ -87,3 +89,18 @@ def require_scope(scope: Scope) -> Callable[[Principal], Principal]:
 Reader = Annotated[Principal, Depends(require_scope(Scope.READ))]
 Ingester = Annotated[Principal, Depends(require_scope(Scope.INGEST))]
 Admin = Annotated[Principal, Depends(require_scope(Scope.ADMIN))]
+
+
+MAX_QUERY_RANGE = timedelta(days=31)
+
+
+def time_range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """A query's [from, to): by default the last 24 hours; aware, ordered, at most 31 days."""
+    end = end or now
+    start = start or end - timedelta(days=1)
+    for field, moment in (("from", start), ("to", end)):
+        if moment.tzinfo is None:
+            raise InvalidInputError("give a time zone, e.g. 2026-01-05T12:00:00Z", field=field)
+    if not start < end <= start + MAX_QUERY_RANGE:
+        raise InvalidInputError("`from` must be before `to`, at most 31 days apart", field="from")
+    return start, end

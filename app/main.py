@@ -77,6 +77,7 @@ def _api_router() -> APIRouter:
     from app.collectors.router import router as collectors_router
     from app.evaluation.router import router as evaluation_router
     from app.measurements.router import router as measurements_router
+    from app.ml.router import router as ml_router
     from app.notifications.router import router as notifications_router
     from app.postmortems.router import breach_drafts_router
     from app.postmortems.router import router as postmortems_router
@@ -88,6 +89,7 @@ def _api_router() -> APIRouter:
         systems_router,
         slos_router,
         measurements_router,
+        ml_router,
         evaluation_router,
         notifications_router,
         postmortems_router,

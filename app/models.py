@@ -4,6 +4,7 @@ from app.auth.models import ApiKey
 from app.collectors.models import CollectorRun
 from app.evaluation.models import Breach, SloStatus
 from app.measurements.models import SliSample, SloDayCount, SloHourCount, SloMinuteCount
+from app.ml.models import DriftScore, LabelProblem, ModelVersion, Prediction, ReferenceProfile
 from app.notifications.models import Notification
 from app.postmortems.models import Postmortem, postmortem_breach
 from app.slos.models import Slo, SloVersion
@@ -13,9 +14,14 @@ __all__ = [
     "ApiKey",
     "Breach",
     "CollectorRun",
+    "DriftScore",
+    "LabelProblem",
+    "ModelVersion",
     "Notification",
     "PhaseChange",
     "Postmortem",
+    "Prediction",
+    "ReferenceProfile",
     "SliSample",
     "Slo",
     "SloDayCount",

@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from app.collectors import http_probe, prometheus, sql
-from app.collectors.results import Collected, CollectionError, Outcome
-from app.collectors.service import CollectionReport, Reads, collect_due, node_name
+from app.clock import Clock
+from app.collectors import http_probe, prometheus, robustness, sql
+from app.collectors.results import Collected, CollectionError, Outcome, Reading
+from app.collectors.service import Claim, CollectionReport, Reads, collect_due, node_name
+from app.core.sli_catalog import Source
+from app.db import SessionFactory, transaction
 from app.jobs import JobContext, ScheduledJob
+from app.ml import drift, model_versions
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +25,18 @@ logger = logging.getLogger(__name__)
 class SourceCollectors:
     """The real collectors, behind the interface the service takes (tests may pass others)."""
 
-    def __init__(self, prometheus_url: str | None = None) -> None:
+    def __init__(
+        self,
+        prometheus_url: str | None = None,
+        *,
+        session_factory: SessionFactory | None = None,
+        clock: Clock | None = None,
+        definitions_dir: Path = Path("slo_definitions"),
+    ) -> None:
         self._prometheus_url = prometheus_url
+        self._session_factory = session_factory
+        self._clock = clock
+        self._definitions_dir = definitions_dir
 
     def probe(
         self,
@@ -64,13 +79,50 @@ class SourceCollectors:
             ratio=reads is Reads.RATIO,
         )
 
+    def collect_ml(self, *, http_client: httpx.Client, claim: Claim) -> Reading:
+        if claim.source == Source.HTTP_PROBE.value:
+            result = robustness.collect_robustness(
+                http_client=http_client,
+                config=claim.config,
+                noise_sigma=claim.sli.get("noise_sigma"),
+                base_dir=self._definitions_dir,
+            )
+            return Reading(result.flip_rate if claim.metric == "flip_rate" else result.robustness_ratio)
+        if self._session_factory is None or self._clock is None:
+            raise CollectionError("this collector needs the database")
+        if claim.source == Source.PUSH.value:
+            with transaction(self._session_factory) as db_session:
+                age = model_versions.serving_age_seconds(
+                    db_session=db_session, system_id=claim.system_id, at=claim.slot_start
+                )
+            if age is None:
+                raise CollectionError("no serving model version: register one with serving: true")
+            return Reading(age)
+        return drift.check(
+            session_factory=self._session_factory,
+            clock=self._clock,
+            slo_id=claim.slo_id,
+            system_id=claim.system_id,
+            metric=claim.metric,
+            column=claim.sli.get("column"),
+            config=claim.config,
+            window_start=claim.window_start,
+            window_end=claim.slot_start,
+            base_dir=self._definitions_dir,
+        )
+
 
 def collect_slis(context: JobContext) -> CollectionReport:
     report = collect_due(
         session_factory=context.session_factory,
         clock=context.clock,
         http_client=context.http_client,
-        collectors=SourceCollectors(prometheus_url=context.settings.prometheus_url),
+        collectors=SourceCollectors(
+            prometheus_url=context.settings.prometheus_url,
+            session_factory=context.session_factory,
+            clock=context.clock,
+            definitions_dir=context.settings.slo_definitions_dir,
+        ),
         node=node_name(),
     )
     if report.collected or report.failed:

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
+
+from sqlalchemy.orm import Session
 
 from app.core.windows import parse_window
 
@@ -31,6 +34,9 @@ class Reading:
     of the collection window for an event SLI whose source gives only the ratio."""
 
     value: float
+    # Anything else the collection found (per-column drift scores, per-version readings), written
+    # in the same transaction as the reading and the run's outcome.
+    store: Callable[[Session], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.value, bool) or not isinstance(self.value, int | float):

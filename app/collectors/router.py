@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.collectors import repository
 from app.collectors.schemas import CollectorRunRead, SampleRead
-from app.deps import AppClock, DbSession, Reader
-from app.errors import InvalidInputError
+from app.deps import AppClock, DbSession, Reader, time_range
 from app.measurements import repository as measurements_repository
 from app.slos import service as slos_service
 from app.systems import service as systems_service
@@ -48,21 +47,22 @@ def list_samples(
     start: Annotated[datetime | None, Query(alias="from", description="Default: 24 hours ago.")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="Default: now.")] = None,
 ) -> list[SampleRead]:
-    """The readings of a value or ratio SLI taken in [from, to), oldest first (at most 31 days)."""
-    end = end or clock.now()
-    start = start or end - timedelta(days=1)
-    for field, moment in (("from", start), ("to", end)):
-        if moment.tzinfo is None:
-            raise InvalidInputError("give a time zone, e.g. 2026-01-05T12:00:00Z", field=field)
-    if not start < end <= start + timedelta(days=31):
-        raise InvalidInputError("`from` must be before `to`, at most 31 days apart", field="from")
+    """The readings of a value or ratio SLI taken in [from, to), oldest first (at most 31 days): the
+    SLI as a whole (`model_version` null) and per model version."""
+    start, end = time_range(start, end, clock.now())
     system = systems_service.get(db_session=db_session, name=name, principal=principal)
     slo = slos_service.get_in_current_phase(
         db_session=db_session, system=system, name=slo_name, include_archived=True
     )
     return [
-        SampleRead(measured_at=sample.at, value=sample.value)
-        for sample in measurements_repository.samples_between(
+        SampleRead(
+            measured_at=row.measured_at,
+            value=row.value,
+            model_version=row.model_version or None,
+            data_version=row.data_version,
+            sample_size=row.sample_size,
+        )
+        for row in measurements_repository.sample_rows_between(
             db_session=db_session, slo_id=slo.id, start=start, end=end
         )
     ]

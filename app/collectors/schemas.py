@@ -27,3 +27,6 @@ class SampleRead(BaseModel):
 
     measured_at: datetime
     value: float | None
+    model_version: str | None = None
+    data_version: str | None = None
+    sample_size: int | None = None

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = timedelta(minutes=1)
 COLLECTED_SOURCES = (Source.HTTP_PROBE.value, Source.SQL.value, Source.PROMETHEUS.value)
+WINDOWED_SOURCES = (Source.PROMETHEUS.value, Source.EVIDENTLY.value)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -75,6 +76,11 @@ class Collectors(Protocol):
         reads: Reads,
     ) -> Outcome: ...
 
+    def collect_ml(self, *, http_client: httpx.Client, claim: Claim) -> Reading:
+        """ML readings: drift and data quality (evidently), robustness of a model endpoint
+        (http_probe), the serving model's age (push model_staleness)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -88,6 +94,18 @@ class Claim:
     config: Mapping[str, Any]
     reads: Reads
     failure_is_bad: bool
+    system_id: int = 0
+    metric: str = ""
+    sli: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_ml(self) -> bool:
+        return is_ml_collection(self.source, self.sli_kind)
+
+    @property
+    def window_start(self) -> datetime:
+        """Windowed sources (Prometheus, drift) cover the slot before the claimed one."""
+        return self.slot_start - self.interval if self.source in WINDOWED_SOURCES else self.slot_start
 
 
 @dataclass
@@ -108,12 +126,18 @@ def reads_of(slo: Slo) -> Reads:
     return Reads.COUNTS
 
 
+def is_ml_collection(source: str, sli_kind: str) -> bool:
+    return (
+        source == Source.EVIDENTLY.value
+        or (source == Source.HTTP_PROBE.value and sli_kind == SliKind.ROBUSTNESS.value)
+        or (source == Source.PUSH.value and sli_kind == SliKind.MODEL_STALENESS.value)
+    )
+
+
 def is_collected(slo: Slo) -> bool:
-    """Whether mlslo collects this SLO's data itself: from a probe or a query. Probes give events;
-    values from probes (robustness of a model endpoint) are collected by the ML collectors."""
-    if slo.source not in COLLECTED_SOURCES:
-        return False
-    return slo.source != Source.HTTP_PROBE.value or reads_of(slo) is Reads.COUNTS
+    """Whether mlslo collects this SLO's data itself: from a probe or a query, a drift check against
+    a reference, a model endpoint's robustness, or the serving model's age from its registry."""
+    return slo.source in COLLECTED_SOURCES or is_ml_collection(slo.source, slo.sli_kind)
 
 
 def missing_data_settings(slo: Slo) -> Mapping[str, Any]:
@@ -170,6 +194,9 @@ def claim_due(*, session_factory: SessionFactory, clock: Clock, node: str) -> tu
                     config=_sli_block(slo),
                     reads=reads_of(slo),
                     failure_is_bad=missing_data_settings(slo).get("count_as") == "bad",
+                    system_id=slo.system_id,
+                    metric=slo.metric,
+                    sli=slo.definition.get("sli") or {},
                 )
             )
     return claims, already
@@ -191,6 +218,8 @@ def collect_due(
         return report
 
     def run(claim: Claim) -> Outcome:
+        if claim.is_ml:
+            return collectors.collect_ml(http_client=http_client, claim=claim)
         if claim.source == Source.PROMETHEUS.value:
             # The slot that just ended: its window is complete in Prometheus.
             return collectors.query_prometheus(
@@ -235,10 +264,7 @@ def _record(
     session_factory: SessionFactory, clock: Clock, claim: Claim, outcome: Outcome | str, seconds: float
 ) -> None:
     """One transaction per run: what it collected and the run's outcome land together."""
-    # Prometheus windows cover the slot before the claimed one; probes and queries, the moment.
-    counted_at = (
-        claim.slot_start - claim.interval if claim.source == Source.PROMETHEUS.value else claim.slot_start
-    )
+    counted_at = claim.window_start
     with transaction(session_factory) as db_session:
         run = repository.get(db_session=db_session, run_id=claim.run_id)
         if run is None:
@@ -256,6 +282,8 @@ def _record(
                 db_session=db_session, slo_id=claim.slo_id, samples=[Sample(counted_at, outcome.value)]
             )
             run.outcome, run.value = "ok", outcome.value
+            if outcome.store is not None:
+                outcome.store(db_session)
         else:
             run.outcome, run.error = "failed", outcome[:1000]
             if claim.failure_is_bad and claim.reads is not Reads.COUNTS:

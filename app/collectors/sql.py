@@ -1,4 +1,5 @@
-"""Counting good and total events, or reading a value, with a query against a system's own database.
+"""Counting good and total events, reading a value, or reading a dataset's rows, with a query against
+a system's own database.
 
 The connection URL is a secret: it is read from the environment variable the definition names,
 registered with `app.redaction`, and kept out of every error message (messages are built from the
@@ -62,9 +63,36 @@ def query_value(*, config: Mapping[str, Any], environ: Mapping[str, str] = os.en
     return _value(row, columns)
 
 
+def query_rows(
+    *, config: Mapping[str, Any], environ: Mapping[str, str] = os.environ, max_rows: int
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and rows of `config["query"]` (a dataset read from a system's database),
+    with the same read-only transaction, timeout (`config["timeout"]`, default 10s) and redaction
+    as `query_counts`. More than `max_rows` rows is a CollectionError rather than a silent cut, so
+    a dataset is never scored on an arbitrary subset; write a LIMIT (or a sample) in the query.
+
+    On PostgreSQL the whole result reaches the client before rows are counted, so `max_rows`
+    bounds what is kept, not what is transferred; the statement timeout bounds the rest."""
+    if max_rows < 0:
+        raise ValueError("max_rows must not be negative")
+    rows, columns = _query(config, environ, fetch_limit=max_rows + 1)
+    if len(rows) > max_rows:
+        raise CollectionError(f"the query returned more than {max_rows} rows")
+    return columns, [tuple(row) for row in rows]
+
+
 def _query_one_row(
     config: Mapping[str, Any], environ: Mapping[str, str]
 ) -> tuple[Sequence[Any] | None, list[str]]:
+    # Two rows are enough to tell "exactly one" from "more than one".
+    rows, columns = _query(config, environ, fetch_limit=2)
+    return _only_row(rows), columns
+
+
+def _query(
+    config: Mapping[str, Any], environ: Mapping[str, str], *, fetch_limit: int
+) -> tuple[Sequence[Sequence[Any]], list[str]]:
+    """At most `fetch_limit` rows of the query and its column names, with the guarantees above."""
     env_name = config.get("connection_env")
     if not isinstance(env_name, str) or not env_name:
         raise CollectionError("sql.connection_env is not set")
@@ -88,14 +116,14 @@ def _query_one_row(
     secrets.append(rendered)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return _run_sqlite(url, query, timeout, secrets)
+        return _run_sqlite(url, query, timeout, secrets, fetch_limit)
     if backend != "postgresql" or url.get_driver_name() != "psycopg":
         raise CollectionError(
             f"the sql source supports PostgreSQL through psycopg (postgresql:// URLs) and SQLite "
             f"(sqlite:/// URLs), not {url.drivername!r}"
         )
     try:
-        return _run(url, query, timeout)
+        return _run(url, query, timeout, fetch_limit)
     except CollectionError:
         raise
     except (DBAPIError, psycopg.Error) as exc:
@@ -111,8 +139,8 @@ def _parse_url(raw_url: str, env_name: str) -> URL:
         raise CollectionError(f"environment variable {env_name} does not hold a valid database URL") from None
 
 
-def _run(url: URL, query: str, timeout: float) -> tuple[Sequence[Any] | None, list[str]]:
-    """The query's only row (None if none) and its column names."""
+def _run(url: URL, query: str, timeout: float, fetch_limit: int) -> tuple[Sequence[Sequence[Any]], list[str]]:
+    """The query's first `fetch_limit` rows and its column names."""
     engine = create_engine(
         url,
         poolclass=NullPool,
@@ -137,18 +165,18 @@ def _run(url: URL, query: str, timeout: float) -> tuple[Sequence[Any] | None, li
                     if cursor.description is None:
                         raise CollectionError("the query returned no result set; it must be a SELECT")
                     columns = [column.name for column in cursor.description]
-                    rows = cursor.fetchmany(2)
+                    rows = cursor.fetchmany(fetch_limit)
             finally:
                 driver_connection.rollback()
     finally:
         engine.dispose()
-    return _only_row(rows), columns
+    return rows, columns
 
 
 def _run_sqlite(
-    url: URL, query: str, timeout: float, secrets: Iterable[str]
-) -> tuple[Sequence[Any] | None, list[str]]:
-    """The query's only row and its column names, from a SQLite file opened read-only."""
+    url: URL, query: str, timeout: float, secrets: Iterable[str], fetch_limit: int
+) -> tuple[Sequence[Sequence[Any]], list[str]]:
+    """The query's first `fetch_limit` rows and its column names, from a SQLite file opened read-only."""
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         raise CollectionError("a sqlite URL must name a database file: sqlite:///path/to/file.db")
@@ -167,7 +195,7 @@ def _run_sqlite(
         if cursor.description is None:
             raise CollectionError("the query returned no result set; it must be a SELECT")
         columns = [str(column[0]) for column in cursor.description]
-        rows = cursor.fetchmany(2)
+        rows = cursor.fetchmany(fetch_limit)
     except sqlite3.OperationalError as exc:
         if "interrupted" in str(exc):
             raise CollectionError(
@@ -179,7 +207,7 @@ def _run_sqlite(
     finally:
         watchdog.cancel()
         connection.close()
-    return _only_row(rows), columns
+    return rows, columns
 
 
 def _only_row(rows: Sequence[Sequence[Any]]) -> Sequence[Any] | None:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.core.burn_rate_policy import Severity
-from app.core.sli_catalog import CATALOG, SliFamily
+from app.core.readiness import ml_test_score
+from app.core.sli_catalog import CATALOG, SliFamily, SliKind
 
 CONCEPT = "concept"
 TECHNICAL_VALIDATION = "technical_validation"
@@ -105,6 +106,7 @@ class GateSlo:
     name: str
     family: SliFamily
     owner_side: str
+    kind: SliKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,8 @@ class GateFacts:
     service_owner: GateOwner
     model_owner: GateOwner
     slack_webhook_configured: bool
+    # The target phase's file may require a minimum ML Test Score of its SLOs.
+    ml_test_score_minimum: float | None = None
 
 
 def unmet_requirements(target: str, facts: GateFacts) -> list[str]:
@@ -154,6 +158,18 @@ def unmet_requirements(target: str, facts: GateFacts) -> list[str]:
                 reasons.append(
                     f"no {family_label(family)} SLI among the {target} SLOs: add one of {kinds_of(family)}"
                 )
+    if facts.ml_test_score_minimum is not None:
+        readiness = ml_test_score([(slo.name, slo.kind) for slo in facts.slos if slo.kind is not None])
+        if readiness.score < facts.ml_test_score_minimum:
+            missing = "; ".join(
+                f"test {test.number} ({test.name}): {test.missing}"
+                for test in readiness.tests
+                if test.missing
+            )
+            reasons.append(
+                f"ML Test Score {readiness.score:g} of {readiness.max_score:g} is below the "
+                f"{facts.ml_test_score_minimum:g} the {target} file requires; missing: {missing}"
+            )
     return reasons
 
 

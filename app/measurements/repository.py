@@ -204,12 +204,26 @@ def minute_counts(*, db_session: Session, slo_id: int, start: datetime, end: dat
 
 
 def put_samples(
-    *, db_session: Session, slo_id: int, samples: Iterable[Sample], model_version: str = ""
+    *,
+    db_session: Session,
+    slo_id: int,
+    samples: Iterable[Sample],
+    model_version: str = "",
+    data_version: str | None = None,
+    sample_size: int | None = None,
 ) -> int:
     """Store readings of a value or ratio SLI; a reading at a time already stored replaces it
-    (a reading describes its instant, it does not add up like events)."""
+    (a reading describes its instant, it does not add up like events). `model_version` '' is the
+    SLI as a whole, which the budget reads; a version's own readings split it by model version."""
     rows = [
-        {"slo_id": slo_id, "measured_at": sample.at, "model_version": model_version, "value": sample.value}
+        {
+            "slo_id": slo_id,
+            "measured_at": sample.at,
+            "model_version": model_version,
+            "value": sample.value,
+            "data_version": data_version,
+            "sample_size": sample_size,
+        }
         for sample in samples
     ]
     if not rows:
@@ -218,22 +232,43 @@ def put_samples(
     db_session.execute(
         statement.on_conflict_do_update(
             index_elements=[SliSample.slo_id, SliSample.measured_at, SliSample.model_version],
-            set_={"value": statement.excluded.value},
+            set_={
+                "value": statement.excluded.value,
+                "data_version": statement.excluded.data_version,
+                "sample_size": statement.excluded.sample_size,
+            },
         )
     )
     return len(rows)
 
 
-def samples_between(*, db_session: Session, slo_id: int, start: datetime, end: datetime) -> list[Sample]:
-    """The readings of an SLO taken in [start, end), in time order (all model versions)."""
+def samples_between(
+    *, db_session: Session, slo_id: int, start: datetime, end: datetime, model_version: str = ""
+) -> list[Sample]:
+    """The readings of an SLO taken in [start, end), in time order: the SLI as a whole by default,
+    or one model version's."""
     rows = db_session.execute(
         select(SliSample.measured_at, SliSample.value)
         .where(SliSample.slo_id == slo_id)
+        .where(SliSample.model_version == model_version)
         .where(SliSample.measured_at >= start)
         .where(SliSample.measured_at < end)
         .order_by(SliSample.measured_at)
     )
     return [Sample(at=measured_at, value=value) for measured_at, value in rows]
+
+
+def sample_rows_between(
+    *, db_session: Session, slo_id: int, start: datetime, end: datetime
+) -> Sequence[SliSample]:
+    """Every stored reading in [start, end), all model versions, in time order."""
+    return db_session.scalars(
+        select(SliSample)
+        .where(SliSample.slo_id == slo_id)
+        .where(SliSample.measured_at >= start)
+        .where(SliSample.measured_at < end)
+        .order_by(SliSample.measured_at, SliSample.model_version)
+    ).all()
 
 
 def has_samples_between(*, db_session: Session, slo_id: int, start: datetime, end: datetime) -> bool:

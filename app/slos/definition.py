@@ -283,6 +283,12 @@ class DatasetRef(FileModel):
     connection_env: EnvVar | None = Field(
         default=None, description="Environment variable holding the database URL for `query`."
     )
+    label_column: str | None = Field(
+        default=None, min_length=1, description="Robustness holdout: the label column (default `label`)."
+    )
+    feature_columns: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        default=None, min_length=1, description="The feature columns; default: every other column."
+    )
 
 
 class HttpProbe(FileModel):
@@ -350,6 +356,23 @@ class Sli(FileModel):
     )
     noise_sigma: float | None = Field(
         default=None, gt=0, le=10, description="robustness: noise in feature standard deviations."
+    )
+    positive_label: str | None = Field(
+        default=None,
+        min_length=1,
+        description="classification_quality: the positive class for binary precision, recall, F1, "
+        "AUC and log loss; default: 1 or true when the classes are {0, 1} or {false, true}, else macro averages.",
+    )
+    stability_metric: str | None = Field(
+        default=None,
+        min_length=1,
+        description="retrain_stability metric_spread: the metric (default accuracy).",
+    )
+    last_versions: int | None = Field(
+        default=None,
+        ge=2,
+        le=100,
+        description="retrain_stability metric_spread: versions compared (default 5).",
     )
     collect_every: Duration | None = Field(default=None, description="How often the collector runs.")
     missing_data: MissingData | None = Field(
@@ -558,6 +581,12 @@ class SloSetDocument(FileModel):
     kind: Literal["SLOSet"] = Field(description="The document's type.")
     system: Name | None = Field(default=None, description="Optional; must equal the folder name.")
     phase: Phase | None = Field(default=None, strict=False, description="Optional; must equal the file name.")
+    min_ml_test_score: float | None = Field(
+        default=None,
+        ge=0,
+        le=7,
+        description="The ML Test Score (0 to 7) the phase's SLOs must reach before the system may enter it.",
+    )
     slos: list[SloSpec] = Field(description="The SLOs; may be empty (`slos: []`).")
 
 
@@ -778,6 +807,9 @@ def _kind_parameter_problems(at: tuple[str | int, ...], spec: SloSpec) -> list[P
         "column": {SliKind.DATA_DRIFT},
         "tolerance": {SliKind.REGRESSION_ERROR},
         "noise_sigma": {SliKind.ROBUSTNESS},
+        "positive_label": {SliKind.CLASSIFICATION_QUALITY},
+        "stability_metric": {SliKind.RETRAIN_STABILITY},
+        "last_versions": {SliKind.RETRAIN_STABILITY},
     }
     for parameter, kinds in parameters.items():
         if getattr(sli, parameter) is not None and sli.kind not in kinds:

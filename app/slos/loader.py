@@ -60,6 +60,7 @@ class SloFile:
     system: str
     phase: Phase
     slos: list[SloSpec]
+    min_ml_test_score: float | None = None
     # Kept so that later checks (such as "system not registered") can still point at a place.
     field_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     field_columns: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
@@ -163,6 +164,7 @@ def load_text(display_path: str, text: str) -> tuple[SloFile | None, list[SloFil
         system=system,
         phase=phase,
         slos=document.slos,
+        min_ml_test_score=document.min_ml_test_score,
         field_lines={format_field(path): place.key_line for path, place in places.items()},
         field_columns={format_field(path): place.key_column for path, place in places.items()},
     ), []

@@ -92,6 +92,9 @@ SLI_PARAMETERS = (
     "noise_sigma",
     "collect_every",
     "missing_data",
+    "positive_label",
+    "stability_metric",
+    "last_versions",
 )
 SOURCE_BLOCKS = {Source.SQL: "sql", Source.HTTP_PROBE: "http_probe", Source.EVIDENTLY: "evidently"}
 WINDOW_PLACEHOLDER = "{{.window}}"

@@ -150,6 +150,8 @@ def apply(
     for slo in changes.archived.values():
         slo.archived_at = now
         slo.updated_at = now
+    for slo_file in files:
+        _record_score_minimum(db_session, slo_file)
     db_session.flush()
     plan = changes.plan()
     logger.info(
@@ -162,6 +164,20 @@ def apply(
         len(plan.unchanged),
     )
     return plan
+
+
+def _record_score_minimum(db_session: Session, slo_file: SloFile) -> None:
+    """The file's `min_ml_test_score` becomes its system's requirement for entering the file's phase."""
+    system = systems_repository.get_by_name(db_session=db_session, name=slo_file.system)
+    if system is None:
+        return
+    minimums = dict(system.ml_test_score_minimums or {})
+    if slo_file.min_ml_test_score is None:
+        minimums.pop(slo_file.phase.value, None)
+    else:
+        minimums[slo_file.phase.value] = slo_file.min_ml_test_score
+    if minimums != (system.ml_test_score_minimums or {}):
+        system.ml_test_score_minimums = minimums
 
 
 def _find_changes(*, db_session: Session, files: Sequence[SloFile], principal: Principal | None) -> _Changes:

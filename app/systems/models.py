@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Identity, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
@@ -34,6 +35,8 @@ class System(Base):
     model_owner_slack_channel: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The minimum ML Test Score each phase's definition file requires (`min_ml_test_score`).
+    ml_test_score_minimums: Mapped[dict[str, float]] = mapped_column(JSONB, default=dict, server_default="{}")
 
     phase_changes: Mapped[list[PhaseChange]] = relationship(
         back_populates="system", lazy="raise", order_by="PhaseChange.id"

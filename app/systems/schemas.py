@@ -110,3 +110,8 @@ class PromotionCheckRead(BaseModel):
     target: Phase
     ready: bool
     reasons: list[str] = Field(description="Every unmet requirement; empty when ready.")
+    ml_test_score: float = Field(
+        description="The ML Test Score of the target phase's SLOs (monitoring tests)."
+    )
+    ml_test_score_max: float
+    ml_test_score_minimum: float | None = Field(description="The minimum the target phase's file requires.")

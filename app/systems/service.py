@@ -11,6 +11,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.core import phase_policy
 from app.core.phase_policy import GateFacts, GateOwner, GateSlo
+from app.core.readiness import ml_test_score
 from app.core.sli_catalog import SliKind, kind_info
 from app.errors import ConflictError, NotFoundError
 from app.slos import repository as slos_repository
@@ -116,9 +117,19 @@ def check_registration_phase(*, settings: Settings, system_in: SystemCreate) -> 
 def promotion_check(
     *, db_session: Session, settings: Settings, system: System, target: Phase = Phase.PRODUCTION
 ) -> PromotionCheckRead:
-    """Whether the system could enter `target` now, judged on its present state whatever its phase."""
-    reasons = _unmet_requirements(db_session=db_session, settings=settings, system=system, target=target)
-    return PromotionCheckRead(target=target, ready=not reasons, reasons=reasons)
+    """Whether the system could enter `target` now, judged on its present state whatever its phase,
+    with the ML Test Score of its `target` SLOs."""
+    facts = _gate_facts(db_session=db_session, settings=settings, system=system, target=target)
+    reasons = phase_policy.unmet_requirements(target.value, facts)
+    readiness = ml_test_score([(slo.name, slo.kind) for slo in facts.slos if slo.kind is not None])
+    return PromotionCheckRead(
+        target=target,
+        ready=not reasons,
+        reasons=reasons,
+        ml_test_score=readiness.score,
+        ml_test_score_max=readiness.max_score,
+        ml_test_score_minimum=facts.ml_test_score_minimum,
+    )
 
 
 def change_phase(
@@ -187,8 +198,18 @@ def list_policies() -> list[PhasePolicyRead]:
 def _unmet_requirements(
     *, db_session: Session, settings: Settings, system: System, target: Phase
 ) -> list[str]:
+    facts = _gate_facts(db_session=db_session, settings=settings, system=system, target=target)
+    return phase_policy.unmet_requirements(target.value, facts)
+
+
+def _gate_facts(*, db_session: Session, settings: Settings, system: System, target: Phase) -> GateFacts:
     slos = [
-        GateSlo(name=slo.name, family=kind_info(SliKind(slo.sli_kind)).family, owner_side=slo.owner_side)
+        GateSlo(
+            name=slo.name,
+            family=kind_info(SliKind(slo.sli_kind)).family,
+            owner_side=slo.owner_side,
+            kind=SliKind(slo.sli_kind),
+        )
         for slo in slos_repository.list_for_system(db_session=db_session, system_id=system.id)
         if slo.phase == target.value
     ]
@@ -198,8 +219,9 @@ def _unmet_requirements(
         service_owner=GateOwner(system.service_owner, system.service_owner_slack_channel),
         model_owner=GateOwner(system.model_owner, system.model_owner_slack_channel),
         slack_webhook_configured=_webhook_configured(settings),
+        ml_test_score_minimum=(system.ml_test_score_minimums or {}).get(target.value),
     )
-    return phase_policy.unmet_requirements(target.value, facts)
+    return facts
 
 
 def _gate_owner(owner: Owner | None) -> GateOwner:

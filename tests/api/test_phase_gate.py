@@ -174,6 +174,9 @@ def test_promotion_check_lists_the_same_reasons_and_turns_ready(
         "target": "production",
         "ready": False,
         "reasons": [NO_SLOS, NO_MODEL_OWNER, NO_WEBHOOK],
+        "ml_test_score": 0.0,
+        "ml_test_score_max": 7.0,
+        "ml_test_score_minimum": None,
     }
 
     add_ready_slos(db_session, clock)
@@ -184,6 +187,10 @@ def test_promotion_check_lists_the_same_reasons_and_turns_ready(
         "target": "production",
         "ready": True,
         "reasons": [],
+        # recommendation-accuracy covers test 7 (prediction quality on served data).
+        "ml_test_score": 1.0,
+        "ml_test_score_max": 7.0,
+        "ml_test_score_minimum": None,
     }
 
 

@@ -482,7 +482,12 @@ def test_bad_path_names_are_reported_along_with_content_errors() -> None:
             "",
             "file name 'prod' is not a phase: expected one of concept, technical_validation, production",
         ),
-        (4, 1, "extra", "unknown field 'extra': expected one of apiVersion, kind, system, phase, slos"),
+        (
+            4,
+            1,
+            "extra",
+            "unknown field 'extra': expected one of apiVersion, kind, system, phase, min_ml_test_score, slos",
+        ),
     ]
     assert errors_of(EMPTY_CONCEPT, path="production.yaml") == [
         (None, None, "", "the path must name the system folder: <system>/<phase>.yaml")

@@ -1,0 +1,1 @@
+"""ML SLIs: predictions and late labels, quality, drift, robustness, retrain stability, readiness."""

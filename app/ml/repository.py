@@ -1,0 +1,153 @@
+"""Queries of the ML SLIs: predictions and their labels, label problems, model versions, reference
+profiles and drift scores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.ml.models import DriftScore, LabelProblem, ModelVersion, Prediction, ReferenceProfile
+
+
+def insert_predictions(*, db_session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Store new predictions; ids already stored are left as they are. Returns the ids inserted."""
+    if not rows:
+        return set()
+    inserted = db_session.scalars(
+        insert(Prediction)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=[Prediction.system_id, Prediction.prediction_id])
+        .returning(Prediction.prediction_id)
+    )
+    return set(inserted)
+
+
+def predictions_for_update(
+    *, db_session: Session, system_id: int, prediction_ids: Iterable[str]
+) -> dict[str, Prediction]:
+    """The stored predictions among `prediction_ids`, locked until the transaction ends, so that two
+    label batches for the same prediction cannot both apply."""
+    ids = sorted(set(prediction_ids))
+    if not ids:
+        return {}
+    found = db_session.scalars(
+        select(Prediction)
+        .where(Prediction.system_id == system_id, Prediction.prediction_id.in_(ids))
+        .order_by(Prediction.prediction_id)
+        .with_for_update()
+    )
+    return {prediction.prediction_id: prediction for prediction in found}
+
+
+def predictions_between(
+    *, db_session: Session, system_id: int, start: datetime, end: datetime, labelled_only: bool = False
+) -> Sequence[Prediction]:
+    """Predictions served in [start, end), oldest first."""
+    statement = (
+        select(Prediction)
+        .where(Prediction.system_id == system_id)
+        .where(Prediction.predicted_at >= start)
+        .where(Prediction.predicted_at < end)
+        .order_by(Prediction.predicted_at, Prediction.prediction_id)
+    )
+    if labelled_only:
+        statement = statement.where(Prediction.label.is_not(None))
+    return db_session.scalars(statement).all()
+
+
+def prediction_counts_by_version(
+    *, db_session: Session, system_id: int, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """(predictions, labelled) per model version in [start, end)."""
+    rows = db_session.execute(
+        select(Prediction.model_version, func.count(), func.count(Prediction.label))
+        .where(Prediction.system_id == system_id)
+        .where(Prediction.predicted_at >= start)
+        .where(Prediction.predicted_at < end)
+        .group_by(Prediction.model_version)
+    ).all()
+    return {version: (int(total), int(labelled)) for version, total, labelled in rows}
+
+
+def add_label_problems(*, db_session: Session, problems: Sequence[LabelProblem]) -> None:
+    db_session.add_all(problems)
+
+
+def label_problems(*, db_session: Session, system_id: int, limit: int) -> Sequence[LabelProblem]:
+    return db_session.scalars(
+        select(LabelProblem)
+        .where(LabelProblem.system_id == system_id)
+        .order_by(LabelProblem.received_at.desc(), LabelProblem.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def label_problem_counts(*, db_session: Session, system_id: int) -> dict[str, int]:
+    rows = db_session.execute(
+        select(LabelProblem.problem, func.count())
+        .where(LabelProblem.system_id == system_id)
+        .group_by(LabelProblem.problem)
+    ).all()
+    return {problem: int(count) for problem, count in rows}
+
+
+# --- Model versions ---------------------------------------------------------------------------------
+
+
+def get_model_version(*, db_session: Session, system_id: int, version: str) -> ModelVersion | None:
+    return db_session.scalars(
+        select(ModelVersion).where(ModelVersion.system_id == system_id, ModelVersion.version == version)
+    ).one_or_none()
+
+
+def model_versions(*, db_session: Session, system_id: int, limit: int = 100) -> Sequence[ModelVersion]:
+    """The latest registered versions first."""
+    return db_session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.system_id == system_id)
+        .order_by(ModelVersion.registered_at.desc(), ModelVersion.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def serving_version(*, db_session: Session, system_id: int) -> ModelVersion | None:
+    return db_session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.system_id == system_id, ModelVersion.serving_since.is_not(None))
+        .order_by(ModelVersion.serving_since.desc(), ModelVersion.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+# --- Drift ------------------------------------------------------------------------------------------
+
+
+def reference_profile(*, db_session: Session, slo_id: int, model_version: str) -> ReferenceProfile | None:
+    return db_session.scalars(
+        select(ReferenceProfile).where(
+            ReferenceProfile.slo_id == slo_id, ReferenceProfile.model_version == model_version
+        )
+    ).one_or_none()
+
+
+def put_drift_scores(
+    *, db_session: Session, slo_id: int, measured_at: datetime, scores: Sequence[DriftScore]
+) -> None:
+    """Replace the scores of one check (a re-run of the same slot gives the same rows)."""
+    db_session.execute(
+        delete(DriftScore).where(DriftScore.slo_id == slo_id, DriftScore.measured_at == measured_at)
+    )
+    db_session.add_all(scores)
+
+
+def drift_scores(*, db_session: Session, slo_id: int, start: datetime, end: datetime) -> Sequence[DriftScore]:
+    return db_session.scalars(
+        select(DriftScore)
+        .where(DriftScore.slo_id == slo_id, DriftScore.measured_at >= start, DriftScore.measured_at < end)
+        .order_by(DriftScore.measured_at, DriftScore.model_version, DriftScore.column_name)
+    ).all()
