@@ -30,6 +30,7 @@ from app.core.windows import ALERT_WINDOWS, WindowCounts, parse_window, window_l
 from app.evaluation import repository
 from app.evaluation.models import Breach
 from app.measurements import repository as measurements_repository
+from app.ml.service import LABEL_EVENT_METRICS, is_label_judged
 from app.notifications import service as notifications_service
 from app.notifications.messages import BreachAlert, NotificationEvent
 from app.slos import repository as slos_repository
@@ -82,7 +83,12 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
     )
     for slo, system in in_force:
         policy = policy_for(system.phase)
-        budgeted = _budget_windows(db_session, slo, now)
+        at = _labelled_until(db_session, slo, now) or now
+        budgeted = _budget_windows(db_session, slo, at)
+        if at != now and budgeted is None:
+            counts[slo.id] = measurements_repository.counts_for_windows(
+                db_session=db_session, slo_ids=[slo.id], windows=windows_needed(slo.period), now=at
+            )[slo.id]
         evaluation = evaluate_slo(
             counts_by_window=counts[slo.id] if budgeted is None else budgeted.by_window,
             objective=slo.objective,
@@ -121,6 +127,7 @@ def evaluate_all(*, db_session: Session, clock: Clock, settings: Settings) -> Ev
             system,
             notify=policy.notifies,
             missing_since=missing_since,
+            labelled_until=None if at == now else at,
         )
         _apply_decision(context, evaluation, severity, open_breaches.get(slo.id))
         report.slos_evaluated += 1
@@ -181,6 +188,26 @@ def _budget_windows(db_session: Session, slo: Slo, now: datetime) -> _Budgeted |
         period=budget(period_start, slice_origin),
         period_length=period_end - period_start,
     )
+
+
+def _labelled_until(db_session: Session, slo: Slo, now: datetime) -> datetime | None:
+    """For SLIs judged by late labels: the end of the labelled data, where their windows end.
+
+    Labels arrive hours or days after the predictions and count at the prediction's time, so windows
+    ending now would hold no labelled events, and a multiwindow burn-rate alert could never fire on
+    them. Their windows end where the labelled data ends (never after now); None for other SLOs."""
+    if not is_label_judged(slo):
+        return None
+    if slo.metric in LABEL_EVENT_METRICS:
+        last = measurements_repository.last_counted_minute(db_session=db_session, slo_id=slo.id, before=now)
+        end = None if last is None else last + timedelta(minutes=1)
+    else:
+        last = measurements_repository.last_sample_time(db_session=db_session, slo_id=slo.id, before=now)
+        end = None if last is None else last + (slo.time_slice_window or timedelta(hours=1))
+    # Labels that stopped coming a whole period ago say nothing about now.
+    if end is None or now - end > slo.period:
+        return None
+    return min(now, end)
 
 
 def _period_bounds(slo: Slo, now: datetime) -> tuple[datetime, datetime, datetime]:
@@ -386,6 +413,8 @@ class _Context:
     notify: bool
     # Set when a collected SLI has had no successful collection for too long.
     missing_since: datetime | None = None
+    # Set for late-labelled SLIs: where their labelled data, and so their windows, end.
+    labelled_until: datetime | None = None
 
 
 def _apply_decision(
@@ -399,6 +428,10 @@ def _apply_decision(
     if transition is BreachTransition.OPEN:
         assert severity is not None
         now = evaluation.evaluated_at
+        window_end = context.labelled_until or now
+        details = _opening_details(context.slo, evaluation, outcome, context.missing_since)
+        if context.labelled_until is not None:
+            details["labelled_until"] = context.labelled_until.isoformat()
         breach = repository.add_breach(
             db_session=context.db_session,
             breach=Breach(
@@ -407,10 +440,11 @@ def _apply_decision(
                 opened_at=now,
                 # The short window is the span over which the burn is known to be ongoing; a
                 # count-based breach covers the SLO window whose failures it counted.
-                window_start=now - (context.slo.period if outcome is None else outcome.rule.short_window),
+                window_start=window_end
+                - (context.slo.period if outcome is None else outcome.rule.short_window),
                 peak_burn_rate=0.0 if outcome is None else outcome.long_burn_rate or 0.0,
                 error_budget_remaining_at_open=evaluation.error_budget_remaining,
-                opening_details=_opening_details(context.slo, evaluation, outcome, context.missing_since),
+                opening_details=details,
             ),
         )
         context.report.breaches_opened.append(breach.id)

@@ -288,6 +288,27 @@ def delete_samples_before(*, db_session: Session, cutoff: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def last_counted_minute(*, db_session: Session, slo_id: int, before: datetime) -> datetime | None:
+    """The latest minute with counts before `before` (late-labelled SLIs end their windows there)."""
+    last: datetime | None = db_session.scalar(
+        select(SloMinuteCount.minute)
+        .where(SloMinuteCount.slo_id == slo_id, SloMinuteCount.minute < before)
+        .order_by(SloMinuteCount.minute.desc())
+        .limit(1)
+    )
+    return last
+
+
+def last_sample_time(*, db_session: Session, slo_id: int, before: datetime) -> datetime | None:
+    last: datetime | None = db_session.scalar(
+        select(SliSample.measured_at)
+        .where(SliSample.slo_id == slo_id, SliSample.model_version == "", SliSample.measured_at < before)
+        .order_by(SliSample.measured_at.desc())
+        .limit(1)
+    )
+    return last
+
+
 def counts_for_windows(
     *, db_session: Session, slo_ids: Sequence[int], windows: Sequence[timedelta], now: datetime
 ) -> dict[int, dict[timedelta, WindowCounts]]:

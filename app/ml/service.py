@@ -71,6 +71,15 @@ def prediction_slos(db_session: Session, system: System) -> list[Slo]:
     ]
 
 
+def is_label_judged(slo: Slo) -> bool:
+    """Whether the SLO's events or readings come from labels, which arrive late."""
+    return (
+        slo.source == Source.PUSH.value
+        and SliKind(slo.sli_kind) in PREDICTION_KINDS
+        and slo.metric in LABEL_EVENT_METRICS | LABEL_VALUE_METRICS
+    )
+
+
 # --- Predictions ------------------------------------------------------------------------------------
 
 
