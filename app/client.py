@@ -3,6 +3,8 @@
     with MlsloClient("http://mlslo:8000", api_key="mlslo_...", system="recommender") as client:
         client.record_request(latency_ms=123.0, succeeded=True)
         client.record_job_run(job="nightly-build", started_at=..., finished_at=..., succeeded=True)
+        client.record_prediction(prediction_id="p1", model_version="v3", label=1, score=0.93)
+        client.record_label(prediction_id="p1", label=0)  # later, when the truth is known
 
 Events are buffered and sent in batches; failed deliveries are retried with exponential backoff;
 events that could not be delivered are kept in `client.unsent`, never dropped silently. It needs
@@ -15,7 +17,7 @@ import contextlib
 import math
 import threading
 import time as time_module
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -50,7 +52,30 @@ class JobRun:
     rows_processed: int | None = None
 
 
-Event = RequestEvent | JobRun
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One prediction the model served."""
+
+    prediction_id: str
+    time: datetime
+    model_version: str
+    label: str | int | float | bool | None = None
+    value: float | None = None
+    score: float | None = None
+    probabilities: Mapping[str, float] | None = None
+    features: Mapping[str, Any] | None = None
+    data_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """The ground truth of one served prediction, known later."""
+
+    prediction_id: str
+    label: str | int | float | bool
+
+
+Event = RequestEvent | JobRun | Prediction | Label
 
 
 class MlsloClientError(Exception):
@@ -148,6 +173,39 @@ def _error_detail(response: httpx.Response) -> tuple[Any, list[str], str]:
     return detail, [], str(detail)
 
 
+def _request_columns(batch: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "time": [event.time.isoformat() for event in batch],
+        "latency_ms": [event.latency_ms for event in batch],
+        "outcome": ["success" if event.succeeded else "error" for event in batch],
+    }
+
+
+def _prediction_body(prediction: Prediction) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": prediction.prediction_id,
+        "time": prediction.time.isoformat(),
+        "model_version": prediction.model_version,
+    }
+    for name in ("label", "value", "score", "data_version"):
+        if getattr(prediction, name) is not None:
+            body[name] = getattr(prediction, name)
+    for name in ("probabilities", "features"):
+        if getattr(prediction, name) is not None:
+            body[name] = dict(getattr(prediction, name))
+    return body
+
+
+@dataclass
+class _Stream:
+    """One kind of event: where its batches go, how a batch becomes a body, what waits."""
+
+    path: str
+    body: Callable[[Sequence[Any]], dict[str, Any]]
+    buffered: list[Any]
+    unsent: list[Any]
+
+
 def _run_body(run: JobRun) -> dict[str, Any]:
     body: dict[str, Any] = {
         "job": run.job,
@@ -204,10 +262,30 @@ class MlsloClient:
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout_s, transport=transport)
         self._lock = threading.RLock()
-        self._requests: list[RequestEvent] = []
-        self._runs: list[JobRun] = []
-        self._unsent_requests: list[RequestEvent] = []
-        self._unsent_runs: list[JobRun] = []
+        system_path = f"/api/v1/systems/{quote(system, safe='')}"
+        # Flushed in this order: labels after the predictions they refer to.
+        self._streams = {
+            RequestEvent: _Stream(f"{system_path}/request-events", _request_columns, [], []),
+            JobRun: _Stream(
+                f"{system_path}/job-runs", lambda batch: {"runs": [_run_body(run) for run in batch]}, [], []
+            ),
+            Prediction: _Stream(
+                f"{system_path}/predictions",
+                lambda batch: {"predictions": [_prediction_body(p) for p in batch]},
+                [],
+                [],
+            ),
+            Label: _Stream(
+                f"{system_path}/labels",
+                lambda batch: {
+                    "labels": [
+                        {"prediction_id": label.prediction_id, "label": label.label} for label in batch
+                    ]
+                },
+                [],
+                [],
+            ),
+        }
         self._closed = False
 
     # --- Recording ---------------------------------------------------------------------------------
@@ -219,12 +297,7 @@ class MlsloClient:
         if not math.isfinite(latency) or latency < 0:
             raise ValueError(f"latency_ms must be a finite number >= 0, got {latency_ms!r}")
         moment = self._now() if time is None else time
-        event = RequestEvent(time=_aware(moment, "time"), latency_ms=latency, succeeded=bool(succeeded))
-        with self._lock:
-            self._check_open()
-            self._requests.append(event)
-            if len(self._requests) >= self.batch_size:
-                self._flush_requests()
+        self._record(RequestEvent(time=_aware(moment, "time"), latency_ms=latency, succeeded=bool(succeeded)))
 
     def record_job_run(
         self,
@@ -243,18 +316,102 @@ class MlsloClient:
             raise ValueError(f"finished_at {end.isoformat()} is before started_at {start.isoformat()}")
         if rows_processed is not None and rows_processed < 0:
             raise ValueError(f"rows_processed must be >= 0, got {rows_processed}")
-        run = JobRun(
-            job=job,
-            started_at=start,
-            finished_at=end,
-            succeeded=bool(succeeded),
-            rows_processed=rows_processed,
+        self._record(
+            JobRun(
+                job=job,
+                started_at=start,
+                finished_at=end,
+                succeeded=bool(succeeded),
+                rows_processed=rows_processed,
+            )
         )
-        with self._lock:
-            self._check_open()
-            self._runs.append(run)
-            if len(self._runs) >= self.batch_size:
-                self._flush_runs()
+
+    def record_prediction(
+        self,
+        *,
+        prediction_id: str,
+        model_version: str,
+        label: str | int | float | bool | None = None,
+        value: float | None = None,
+        score: float | None = None,
+        probabilities: Mapping[str, float] | None = None,
+        features: Mapping[str, Any] | None = None,
+        data_version: str | None = None,
+        time: datetime | None = None,
+    ) -> None:
+        """Buffer one served prediction: a classifier's `label` (with `score`, the positive class's
+        probability, or `probabilities`), or a regressor's `value`; `features` feed drift checks.
+        `time` (timezone-aware) defaults to now in UTC."""
+        if not prediction_id or not model_version:
+            raise ValueError("prediction_id and model_version must not be empty")
+        if (label is None) == (value is None):
+            raise ValueError("give the predicted label (classifiers) or value (regressors), not both")
+        if score is not None and not 0.0 <= score <= 1.0:
+            raise ValueError(f"score is a probability between 0 and 1, got {score!r}")
+        moment = self._now() if time is None else time
+        self._record(
+            Prediction(
+                prediction_id=prediction_id,
+                time=_aware(moment, "time"),
+                model_version=model_version,
+                label=label,
+                value=value,
+                score=score,
+                probabilities=probabilities,
+                features=features,
+                data_version=data_version,
+            )
+        )
+
+    def record_label(self, *, prediction_id: str, label: str | int | float | bool) -> None:
+        """Buffer the ground truth of an earlier prediction. Labels are sent after the predictions
+        buffered with them; mlslo counts each at its prediction's time."""
+        if not prediction_id:
+            raise ValueError("prediction_id must not be empty")
+        self._record(Label(prediction_id=prediction_id, label=label))
+
+    def register_model_version(
+        self,
+        *,
+        version: str,
+        trained_at: datetime,
+        succeeded: bool = True,
+        metrics: Mapping[str, float] | None = None,
+        data_version: str | None = None,
+        evaluation_set: str | None = None,
+        evaluation_predictions: Sequence[str | int | float | bool] | None = None,
+        evaluation_labels: Sequence[str | int | float | bool] | None = None,
+        serving: bool = False,
+    ) -> dict[str, Any]:
+        """Register a retrain at once (not batched): its outcome, metrics and, optionally, its
+        predictions on a fixed evaluation set, from which mlslo computes retrain stability."""
+        body: dict[str, Any] = {
+            "version": version,
+            "trained_at": _aware(trained_at, "trained_at").isoformat(),
+            "outcome": "succeeded" if succeeded else "failed",
+            "metrics": dict(metrics or {}),
+            "serving": serving,
+        }
+        if data_version is not None:
+            body["data_version"] = data_version
+        if evaluation_set is not None:
+            body["evaluation_set"] = {
+                "name": evaluation_set,
+                "predictions": None if evaluation_predictions is None else list(evaluation_predictions),
+                "labels": None if evaluation_labels is None else list(evaluation_labels),
+            }
+        return self._post_now(f"/api/v1/systems/{quote(self.system, safe='')}/model-versions", body)
+
+    def push_reading(
+        self, *, slo: str, value: float, time: datetime | None = None, model_version: str | None = None
+    ) -> dict[str, Any]:
+        """Send at once a reading computed elsewhere (an offline robustness run) for a push value SLO."""
+        moment = self._now() if time is None else time
+        reading: dict[str, Any] = {"time": _aware(moment, "time").isoformat(), "value": float(value)}
+        if model_version is not None:
+            reading["model_version"] = model_version
+        path = f"/api/v1/systems/{quote(self.system, safe='')}/slos/{quote(slo, safe='')}/readings"
+        return self._post_now(path, {"readings": [reading]})
 
     # --- Sending -----------------------------------------------------------------------------------
 
@@ -262,21 +419,21 @@ class MlsloClient:
     def pending(self) -> int:
         """Events buffered and not yet tried."""
         with self._lock:
-            return len(self._requests) + len(self._runs)
+            return sum(len(stream.buffered) for stream in self._streams.values())
 
     @property
     def unsent(self) -> list[Event]:
         """Events a flush could not deliver after every attempt (the failed batch and those queued
         behind it); the next flush() sends them first."""
         with self._lock:
-            return [*self._unsent_requests, *self._unsent_runs]
+            return [event for stream in self._streams.values() for event in stream.unsent]
 
     def discard_unsent(self) -> list[Event]:
         """Take the unsent events out of the client (to store them elsewhere, or give up on them)."""
         with self._lock:
             taken = self.unsent
-            self._unsent_requests.clear()
-            self._unsent_runs.clear()
+            for stream in self._streams.values():
+                stream.unsent.clear()
             return taken
 
     def flush(self) -> None:
@@ -284,8 +441,8 @@ class MlsloClient:
         `unsent`) or MlsloClientError (the batch refused and dropped); events not yet tried stay
         buffered for the next flush."""
         with self._lock:
-            self._flush_requests()
-            self._flush_runs()
+            for stream in self._streams.values():
+                self._flush(stream)
 
     def close(self) -> None:
         """Flush, then release the HTTP client (unless it was passed in)."""
@@ -317,49 +474,45 @@ class MlsloClient:
         if self._closed:
             raise RuntimeError("the client is closed")
 
-    def _flush_requests(self) -> None:
-        path = f"/api/v1/systems/{quote(self.system, safe='')}/request-events"
-        while self._unsent_requests or self._requests:
-            source = self._unsent_requests or self._requests
+    def _record(self, event: Event) -> None:
+        with self._lock:
+            self._check_open()
+            stream = self._streams[type(event)]
+            stream.buffered.append(event)
+            if len(stream.buffered) >= self.batch_size:
+                if isinstance(event, Label):
+                    # A label refers to a prediction: those buffered go first.
+                    self._flush(self._streams[Prediction])
+                self._flush(stream)
+
+    def _flush(self, stream: _Stream) -> None:
+        while stream.unsent or stream.buffered:
+            source = stream.unsent or stream.buffered
             batch = source[: self.batch_size]
-            body = {
-                "time": [event.time.isoformat() for event in batch],
-                "latency_ms": [event.latency_ms for event in batch],
-                "outcome": ["success" if event.succeeded else "error" for event in batch],
-            }
             try:
-                self._send(path, body, batch)
+                self._send(stream.path, stream.body(batch), batch)
             except MlsloDeliveryError:
                 # The failed batch and everything behind it wait in `unsent`.
-                self._unsent_requests.extend(self._requests)
-                self._requests.clear()
+                stream.unsent.extend(stream.buffered)
+                stream.buffered.clear()
                 raise
             except MlsloClientError:
                 del source[: len(batch)]  # refused: retrying the same body cannot help
                 raise
             del source[: len(batch)]
 
-    def _flush_runs(self) -> None:
-        path = f"/api/v1/systems/{quote(self.system, safe='')}/job-runs"
-        while self._unsent_runs or self._runs:
-            source = self._unsent_runs or self._runs
-            batch = source[: self.batch_size]
-            body = {"runs": [_run_body(run) for run in batch]}
-            try:
-                self._send(path, body, batch)
-            except MlsloDeliveryError:
-                self._unsent_runs.extend(self._runs)
-                self._runs.clear()
-                raise
-            except MlsloClientError:
-                del source[: len(batch)]
-                raise
-            del source[: len(batch)]
+    def _post_now(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST one body at once, with the batches' retries; the server's answer."""
+        with self._lock:
+            self._check_open()
+            response = self._send(path, body, [])
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self._backoff_max_s, self._backoff_initial_s * 2 ** (attempt - 1)))
 
-    def _send(self, path: str, body: dict[str, Any], batch: Sequence[Event]) -> None:
+    def _send(self, path: str, body: dict[str, Any], batch: Sequence[Event]) -> httpx.Response:
         """POST one batch, retrying connection errors, 429 and 5xx with exponential backoff."""
         url = self._base_url + path
         last_status: int | None = None
@@ -374,7 +527,7 @@ class MlsloClient:
                 reason = f"{type(error).__name__}: {error}"
             else:
                 if response.is_success:
-                    return
+                    return response
                 detail, fields, summary = _error_detail(response)
                 status = response.status_code
                 if status != 429 and status < 500:

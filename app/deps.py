@@ -95,8 +95,9 @@ MAX_QUERY_RANGE = timedelta(days=31)
 
 
 def time_range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """A query's [from, to): by default the last 24 hours; aware, ordered, at most 31 days."""
-    end = end or now
+    """A query's [from, to): by default the last 24 hours, up to and including now; aware, ordered,
+    at most 31 days."""
+    end = end or now + timedelta(microseconds=1)
     start = start or end - timedelta(days=1)
     for field, moment in (("from", start), ("to", end)):
         if moment.tzinfo is None:

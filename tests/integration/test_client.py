@@ -456,3 +456,58 @@ def test_times_must_be_timezone_aware_and_values_sane(peer: ScriptedServer, slee
     assert client.pending == 0
     client.close()
     assert peer.received == []
+
+
+def test_predictions_labels_and_retrains_reach_the_ml_slos(live_service: LiveService) -> None:
+    posts: list[httpx.Request] = []
+    http = httpx.Client(event_hooks={"request": [posts.append]})
+    truth = [i % 3 != 0 for i in range(120)]  # a third of the recommendations were not opened
+    with MlsloClient(
+        live_service.url,
+        api_key=live_service.ingest_key,
+        system="recommender",
+        batch_size=50,
+        http_client=http,
+        now=live_service.clock.now,
+    ) as client:
+        for i in range(120):
+            client.record_prediction(
+                prediction_id=f"rec-{i}", model_version="v7", label=True, score=0.8, time=_at(180 - i)
+            )
+        for i in range(120):
+            client.record_label(prediction_id=f"rec-{i}", label=truth[i])
+        # Labels filled a batch while predictions were buffered: the predictions went first.
+        assert [request.url.path.rsplit("/", 1)[1] for request in posts] == [
+            "predictions",
+            "predictions",
+            "predictions",
+            "labels",
+            "labels",
+        ]
+        first = client.register_model_version(
+            version="v7",
+            trained_at=_at(600),
+            metrics={"accuracy": 0.71},
+            evaluation_set="seekers-2026-01",
+            evaluation_predictions=[1, 2, 3, 4, 5],
+            serving=True,
+        )
+        second = client.register_model_version(
+            version="v8",
+            trained_at=_at(60),
+            metrics={"accuracy": 0.72},
+            evaluation_set="seekers-2026-01",
+            evaluation_predictions=[1, 2, 3, 4, 9],
+        )
+    assert (first["version"], second["version"]) == ("v7", "v8")
+    assert client.unsent == []
+    http.close()
+
+    with httpx.Client(base_url=live_service.url, headers=live_service.admin) as admin:
+        assert admin.post("/api/v1/evaluations").status_code == 200
+        slos = {slo["name"]: slo["status"] for slo in admin.get("/api/v1/systems/recommender/slos").json()}
+        churn = admin.get("/api/v1/systems/recommender/slos/retrain-stability/samples").json()
+    accuracy = slos["recommendation-accuracy"]
+    assert (accuracy["total_events"], accuracy["bad_events"]) == (120, truth.count(False))
+    # v8 changed one of five predictions on the evaluation set.
+    assert [(s["model_version"], s["value"]) for s in churn] == [(None, 0.2), ("v8", 0.2)]
