@@ -25,9 +25,19 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sqlalchemy import select
 
+from app.clock import ManualClock
+from app.collectors.jobs import SourceCollectors
 from app.collectors.results import CollectionError
 from app.collectors.robustness import RobustnessResult, collect_robustness, measure_robustness
+from app.collectors.service import collect_due
+from app.db import SessionFactory, transaction
+from app.measurements.models import SliSample
+from app.slos import service as slos_service
+from app.slos.loader import load_text
+from app.systems.models import Phase
+from tests.factories import create_system
 
 Predict = Callable[[np.ndarray], list[Any]]
 
@@ -363,3 +373,53 @@ def test_collect_refuses_unusable_holdouts(
     config = {"url": "http://127.0.0.1:9/never", "holdout": holdout}
     with pytest.raises(CollectionError, match=message):
         collect_robustness(http_client=http_client, config=config, noise_sigma=0.1, base_dir=tmp_path)
+
+
+def test_a_robustness_slo_is_collected_on_schedule_from_its_definition(
+    server: ModelServer,
+    cancer: Holdout,
+    tmp_path: Path,
+    session_factory: SessionFactory,
+    clock: ManualClock,
+) -> None:
+    _holdout_frame(cancer).rename(columns={"label": "malignant"}).to_parquet(tmp_path / "holdout.parquet")
+    definition = f"""\
+apiVersion: mlslo/v1
+kind: SLOSet
+slos:
+  - name: noise-robustness
+    sli:
+      kind: robustness
+      source: http_probe
+      noise_sigma: 0.5
+      collect_every: 1h
+      http_probe:
+        url: {server.url("cancer")}
+        timeout: 10s
+        holdout: {{path: holdout.parquet, label_column: malignant}}
+    objectives: [{{target: 0.9, value: 0.95}}]
+    time_slice: {{window: 1h}}
+    window: 7d
+"""
+    slo_file, errors = load_text("screening/technical_validation.yaml", definition)
+    assert errors == []
+    assert slo_file is not None
+    with transaction(session_factory) as db_session:
+        create_system(db_session, clock, name="screening", phase=Phase.TECHNICAL_VALIDATION)
+        slos_service.apply(db_session=db_session, clock=clock, files=[slo_file], applied_by="test")
+    with httpx.Client() as client:
+        report = collect_due(
+            session_factory=session_factory,
+            clock=clock,
+            http_client=client,
+            collectors=SourceCollectors(
+                session_factory=session_factory, clock=clock, definitions_dir=tmp_path
+            ),
+            node="test",
+        )
+    assert len(report.collected) == 1
+    with session_factory() as db_session:
+        (reading,) = db_session.scalars(select(SliSample)).all()
+    expected = _expected(cancer, noise_sigma=0.5, flip_sigma=0.01, seed=0)
+    assert reading.value == pytest.approx(expected["robustness_ratio"], abs=1e-12)
+    assert reading.measured_at == clock.now().replace(minute=0, second=0, microsecond=0)
