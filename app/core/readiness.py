@@ -11,8 +11,12 @@ an SLO never is. The score is the sum over the seven tests, so at most 7.
 | 3 training and serving features compute the same values | compare serving features with the training reference: data drift |
 | 4 models are not too stale | measure the serving model's age: model staleness |
 | 5 the model is numerically stable | look for NaN/Inf in what the model gives: data quality |
-| 6 no regression in training speed, serving latency, throughput or RAM | latency, job throughput, retrain stability |
+| 6 no regression in training speed, serving latency, throughput or RAM | latency, job throughput |
 | 7 no regression in prediction quality on served data | classification quality, regression error, prediction bias, robustness |
+
+Retrain stability (churn, negative flips, metric spread on a fixed evaluation set) covers none of
+them: it validates a new model before it serves (the paper's infrastructure tests), and measures
+neither speed, latency, throughput nor RAM, nor quality on served data.
 """
 
 from __future__ import annotations
@@ -46,8 +50,8 @@ TESTS: tuple[tuple[str, frozenset[SliKind], str], ...] = (
     ),
     (
         "no regression in training speed, serving latency, throughput or RAM",
-        frozenset({SliKind.LATENCY, SliKind.JOB_THROUGHPUT, SliKind.RETRAIN_STABILITY}),
-        "a latency, job_throughput or retrain_stability SLO",
+        frozenset({SliKind.LATENCY, SliKind.JOB_THROUGHPUT}),
+        "a latency or job_throughput SLO",
     ),
     (
         "no regression in prediction quality on served data",
@@ -68,6 +72,7 @@ MAX_SCORE = AUTOMATED_POINTS * len(TESTS)
 
 @dataclass(frozen=True, slots=True)
 class TestCoverage:
+    __test__ = False  # not a pytest test class, whatever its name
     number: int
     name: str
     covered_by: tuple[str, ...]

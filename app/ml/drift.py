@@ -4,7 +4,8 @@ collection slot.
 - The reference (`evidently.reference`: a CSV/Parquet file in the definitions folder, or a SQL
   query) is reduced to per-column statistics once per model version and stored
   (`reference_profile`); `{model_version}` in its path or query picks each version's own reference.
-  Later checks read only the current data.
+  Later checks read only the current data; re-applying the SLO with another reference or other
+  columns builds the profile again.
 - The current data is the window's pushed prediction features (default) or `evidently.current`.
   Windows larger than `sample_size` are sampled reproducibly (the seed is the slot's time), and
   the sample size is recorded with each reading.
@@ -50,6 +51,7 @@ from app.ml.datasets import load_dataset
 from app.ml.models import DriftScore
 from app.ml.models import ReferenceProfile as StoredProfile
 from app.ml.service import row_is_valid
+from app.slos import repository as slos_repository
 
 VERSION_PLACEHOLDER = "{model_version}"
 DEFAULT_DRIFT_SHARE = 0.5
@@ -118,15 +120,17 @@ def check(
     def store(db_session: Session) -> None:
         now = clock.now()
         for key, profile in built.items():
-            db_session.add(
-                StoredProfile(
+            # A profile of an earlier reference (the SLO was re-applied with another one) is replaced.
+            repository.replace_reference_profile(
+                db_session=db_session,
+                profile=StoredProfile(
                     slo_id=slo_id,
                     model_version=key,
                     built_at=now,
                     reference_rows=profile.reference_rows,
                     columns={c.name: c.kind.value for c in profile.columns},
                     profile=profile.to_bytes(),
-                )
+                ),
             )
         scores: list[DriftScore] = []
         for version, value, used_rows, drift in results:
@@ -209,7 +213,9 @@ def _invalid_share(
             bad = ~np.isfinite(numbers) | (numbers < low) | (numbers > high)
         else:
             known = {_category(value) for value in reference.categories.tolist()}
-            bad = np.array([value is None or _category(value) not in known for value in values], dtype=bool)
+            bad = np.array(
+                [_is_missing(value) or _category(value) not in known for value in values], dtype=bool
+            )
         invalid |= bad
     for index, (score, value, probabilities) in enumerate(outputs):
         if not row_is_valid(None, score, value, probabilities):
@@ -228,8 +234,14 @@ def _number(value: Any) -> float:
         return math.nan
 
 
+def _is_missing(value: Any) -> bool:
+    """None, NaN or ±inf: what pandas gives for an empty cell of a file, and what Evidently drops."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
 def _category(value: Any) -> str:
-    if isinstance(value, float) and value == int(value):
+    """A category as text, numbers written canonically (1.0 and 1 are the category "1")."""
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
         return str(int(value))
     return str(value)
 
@@ -242,7 +254,8 @@ def _as_array(reference: NumericalReference | CategoricalReference, values: list
         return np.array([_number(value) for value in values], dtype=float)
     if kind == "b":
         return np.array([value if isinstance(value, bool) else None for value in values], dtype=object)
-    return np.array([None if value is None else str(value) for value in values], dtype=object)
+    # A missing value (an empty cell of a current file is NaN) is dropped, not a category "nan".
+    return np.array([None if _is_missing(value) else _category(value) for value in values], dtype=object)
 
 
 def _sampled(group: _Current, sample_size: Any, seed: int) -> tuple[dict[str, list[Any]], list[int]]:
@@ -315,7 +328,7 @@ def _load_or_build_profile(
         stored = repository.reference_profile(
             db_session=db_session, slo_id=slo_id, model_version=model_version
         )
-        if stored is not None:
+        if stored is not None and not _profile_is_stale(db_session, slo_id, stored.built_at, config):
             return ReferenceProfile.from_bytes(stored.profile), False
     reference = dict(config.get("reference") or {})
     for key in ("path", "query"):
@@ -332,6 +345,24 @@ def _load_or_build_profile(
         return build_reference_profile(columns, kinds), True
     except (KeyError, ValueError) as exc:
         raise CollectionError(f"the reference could not be profiled: {exc}") from None
+
+
+def _reference_settings(config: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What a profile is built from: the reference dataset and the columns compared."""
+    return (config.get("reference") or None, config.get("columns") or None)
+
+
+def _profile_is_stale(
+    db_session: Session, slo_id: int, built_at: datetime, config: Mapping[str, Any]
+) -> bool:
+    """Whether the SLO was re-applied with another reference or other columns since the profile was
+    built (the SLO keeps its id when its definition changes, so its stored profile would be reused)."""
+    versions = slos_repository.list_versions(db_session=db_session, slo_id=slo_id)
+    in_force = [version for version in versions if version.effective_from <= built_at] or list(versions[:1])
+    if not in_force:
+        return False
+    sli = in_force[-1].definition.get("sli") or {}
+    return _reference_settings(sli.get("evidently") or {}) != _reference_settings(config)
 
 
 def _column_kind(series: Any) -> ColumnKind:

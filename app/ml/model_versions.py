@@ -7,14 +7,15 @@ reading at that moment (a failed retrain is a bad reading, so count-based rules 
 - `prediction_churn` and `negative_flip_rate` against the previous successful version with
   predictions on the same evaluation set (negative flips need the set's labels);
 - `metric_spread`: the standard deviation of `stability_metric` (default `accuracy`) over the last
-  `last_versions` (default 5) successful versions that report it.
+  `last_versions` (default 5) successful versions that report it on the same evaluation set (a
+  version that does not report it gives no reading).
 A version registered with `serving: true` becomes the serving version; `model_staleness` SLOs read
 its age (`app.collectors`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -33,12 +34,22 @@ from app.systems.models import System
 
 DEFAULT_LAST_VERSIONS = 5
 DEFAULT_STABILITY_METRIC = "accuracy"
+# Clock skew allowed between the trainer and mlslo.
+TRAINED_AT_TOLERANCE = timedelta(minutes=5)
 
 
 def register(*, db_session: Session, clock: Clock, system: System, body: ModelVersionIn) -> ModelVersion:
     if repository.get_model_version(db_session=db_session, system_id=system.id, version=body.version):
         raise ConflictError(f"model version {body.version!r} is already registered", field="version")
     now = clock.now()
+    if body.serving and body.outcome == "failed":
+        raise InvalidInputError("a failed retrain cannot serve", field="serving")
+    if body.trained_at > now + TRAINED_AT_TOLERANCE:
+        # A model from the future would read as fresh until then: a clock or time zone error.
+        raise InvalidInputError(
+            f"trained_at {body.trained_at.isoformat()} is in the future (now: {now.isoformat()})",
+            field="trained_at",
+        )
     evaluation = body.evaluation_set
     version = ModelVersion(
         system_id=system.id,
@@ -53,8 +64,6 @@ def register(*, db_session: Session, clock: Clock, system: System, body: ModelVe
         evaluation_labels=None if evaluation is None else evaluation.labels,
         serving_since=now if body.serving and body.outcome == "succeeded" else None,
     )
-    if body.serving and body.outcome == "failed":
-        raise InvalidInputError("a failed retrain cannot serve", field="serving")
     earlier = list(repository.model_versions(db_session=db_session, system_id=system.id, limit=1000))
     db_session.add(version)
     db_session.flush()
@@ -87,7 +96,11 @@ def stability_value(slo: Slo, version: ModelVersion, earlier: list[ModelVersion]
     if slo.metric == "metric_spread":
         name = sli.get("stability_metric") or DEFAULT_STABILITY_METRIC
         last = int(sli.get("last_versions") or DEFAULT_LAST_VERSIONS)
-        history = [version, *succeeded]
+        if name not in version.metrics:
+            # The retrain does not report the metric: nothing new to judge.
+            return _NO_READING
+        # A metric is comparable only on the same evaluation set.
+        history = [version, *(v for v in succeeded if v.evaluation_set == version.evaluation_set)]
         values = [v.metrics[name] for v in history if name in v.metrics][:last]
         spread = metric_spread(values)
         return _NO_READING if spread is None else spread.std
@@ -95,12 +108,13 @@ def stability_value(slo: Slo, version: ModelVersion, earlier: list[ModelVersion]
         (
             v
             for v in succeeded
-            if v.evaluation_set == version.evaluation_set and v.evaluation_predictions is not None
+            # An empty list is no predictions: there is nothing to compare.
+            if v.evaluation_set == version.evaluation_set and v.evaluation_predictions
         ),
         None,
     )
     current = version.evaluation_predictions
-    if previous is None or current is None or previous.evaluation_predictions is None:
+    if previous is None or not current or not previous.evaluation_predictions:
         return _NO_READING
     if len(previous.evaluation_predictions) != len(current):
         return _NO_READING
@@ -121,8 +135,10 @@ def _stability_slos(db_session: Session, system: System) -> list[Slo]:
 
 
 def serving_age_seconds(*, db_session: Session, system_id: int, at: datetime) -> float | None:
-    """Seconds since the serving model version was trained; None without a serving version."""
-    serving = repository.serving_version(db_session=db_session, system_id=system_id)
+    """Seconds from the training of the version serving at `at` to `at`; None when no version served
+    then. A version that started serving after `at` (registered while a late collection of an
+    earlier slot was pending) does not count: the reading describes its instant."""
+    serving = repository.serving_version_at(db_session=db_session, system_id=system_id, at=at)
     if serving is None:
         return None
     return max(0.0, (at - serving.trained_at).total_seconds())

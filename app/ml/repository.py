@@ -115,10 +115,15 @@ def model_versions(*, db_session: Session, system_id: int, limit: int = 100) -> 
     ).all()
 
 
-def serving_version(*, db_session: Session, system_id: int) -> ModelVersion | None:
+def serving_version_at(*, db_session: Session, system_id: int, at: datetime) -> ModelVersion | None:
+    """The version that was serving at `at`: the last to start serving at or before it."""
     return db_session.scalars(
         select(ModelVersion)
-        .where(ModelVersion.system_id == system_id, ModelVersion.serving_since.is_not(None))
+        .where(
+            ModelVersion.system_id == system_id,
+            ModelVersion.serving_since.is_not(None),
+            ModelVersion.serving_since <= at,
+        )
         .order_by(ModelVersion.serving_since.desc(), ModelVersion.id.desc())
         .limit(1)
     ).one_or_none()
@@ -133,6 +138,16 @@ def reference_profile(*, db_session: Session, slo_id: int, model_version: str) -
             ReferenceProfile.slo_id == slo_id, ReferenceProfile.model_version == model_version
         )
     ).one_or_none()
+
+
+def replace_reference_profile(*, db_session: Session, profile: ReferenceProfile) -> None:
+    """Store a profile, replacing the SLO's profile for the same model version."""
+    db_session.execute(
+        delete(ReferenceProfile).where(
+            ReferenceProfile.slo_id == profile.slo_id, ReferenceProfile.model_version == profile.model_version
+        )
+    )
+    db_session.add(profile)
 
 
 def put_drift_scores(

@@ -21,10 +21,7 @@ ignore those RuntimeWarnings.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
-from functools import cache
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -35,6 +32,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 
 from app.core import drift
 from app.core.drift import ColumnKind, DatasetDrift, DriftMethod
+from tests.evidently_oracle import evidently
 
 SCORE_TOLERANCE = 1e-9
 
@@ -42,20 +40,6 @@ SCORE_TOLERANCE = 1e-9
 # --------------------------------------------------------------------------------------------------------
 # Evidently oracle
 # --------------------------------------------------------------------------------------------------------
-
-
-@cache
-def evidently() -> SimpleNamespace:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="numpy.core is deprecated", category=DeprecationWarning)
-        warnings.filterwarnings(
-            "ignore", message=r".*deprecated.*litestar|.*litestar.*deprecated", category=DeprecationWarning
-        )
-        from evidently import DataDefinition, Dataset, Report
-        from evidently.presets import DataDriftPreset
-    return SimpleNamespace(
-        DataDefinition=DataDefinition, Dataset=Dataset, Report=Report, Preset=DataDriftPreset
-    )
 
 
 @dataclass(frozen=True)
