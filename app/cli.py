@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from app.alerting_policy.cli import silence_cli
 from app.config import Settings, get_settings
 from app.slos.import_cli import mount as mount_import_export
 
@@ -24,6 +25,7 @@ db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
 keys_cli = typer.Typer(no_args_is_help=True, help="API keys.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(silence_cli, name="silence")
 mount_import_export(cli)
 
 

@@ -39,7 +39,34 @@ class Settings(BaseSettings):
     collection_tick_seconds: float = Field(
         default=15.0, gt=0, description="How often due collection slots (HTTP probes, SQL) are looked for."
     )
-    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_max_attempts: int = Field(
+        default=1000, ge=1, description="A notification still undelivered after this many tries is dead."
+    )
+    delivery_dead_after_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="A notification still undelivered this long after it was written is dead (a dead letter).",
+    )
+    alert_repeat_interval_minutes: float = Field(
+        default=240.0,
+        gt=0,
+        description="An open, unacknowledged alert is sent again this often (Alertmanager's repeat_interval).",
+    )
+    webhook_url: SecretStr | None = Field(
+        default=None, description="A generic webhook that receives every alert as signed JSON."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key of the X-Mlslo-Signature header of webhook deliveries."
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="PagerDuty Events v2 integration key: pages trigger and resolve incidents."
+    )
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    retrain_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="A training pipeline's webhook, called once per episode of a burning ML SLO.",
+    )
+    retrain_webhook_secret: SecretStr | None = None
     min_events_per_window: int = Field(
         default=1, ge=1, description="Alert rules need at least this many events in the long window."
     )

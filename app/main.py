@@ -74,6 +74,7 @@ def create_app(deps: AppDependencies) -> FastAPI:
 
 
 def _api_router() -> APIRouter:
+    from app.alerting_policy.router import router as alerting_policy_router
     from app.collectors.router import router as collectors_router
     from app.evaluation.router import router as evaluation_router
     from app.measurements.router import router as measurements_router
@@ -90,6 +91,7 @@ def _api_router() -> APIRouter:
         slos_router,
         measurements_router,
         ml_router,
+        alerting_policy_router,
         evaluation_router,
         notifications_router,
         postmortems_router,

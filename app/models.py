@@ -1,5 +1,6 @@
 """Imports every ORM model so that Base.metadata knows the whole schema (for Alembic)."""
 
+from app.alerting_policy.models import FreezeException, Silence
 from app.auth.models import ApiKey
 from app.collectors.models import CollectorRun
 from app.evaluation.models import Breach, SloStatus
@@ -15,6 +16,7 @@ __all__ = [
     "Breach",
     "CollectorRun",
     "DriftScore",
+    "FreezeException",
     "LabelProblem",
     "ModelVersion",
     "Notification",
@@ -22,6 +24,7 @@ __all__ = [
     "Postmortem",
     "Prediction",
     "ReferenceProfile",
+    "Silence",
     "SliSample",
     "Slo",
     "SloDayCount",

@@ -52,3 +52,14 @@ class Breach(Base):
     peak_burn_rate: Mapped[float] = mapped_column(Float)
     error_budget_remaining_at_open: Mapped[float] = mapped_column(Float)
     opening_details: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The alert episode: a key stable per SLO and severity (never the window), the state at its
+    # peak and at its end, acknowledgement (which mutes repeats, never the resolved notice), and
+    # when it was last notified (for repeats).
+    dedup_key: Mapped[str] = mapped_column(Text, server_default="")
+    start_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    peak_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    closing_details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    acknowledgement_comment: Mapped[str | None] = mapped_column(Text)
+    last_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

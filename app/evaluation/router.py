@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from app.alerting_policy.service import matching_silence
 from app.auth.service import Principal
 from app.core.budget import postmortem_required
 from app.core.windows import window_label
 from app.deps import Admin, AppClock, AppSettings, DbSession, IdInPath, Reader
-from app.errors import NotFoundError
-from app.evaluation import repository, service
+from app.errors import ConflictError, NotFoundError
+from app.evaluation import repository, routing, service
 from app.evaluation.models import Breach
-from app.evaluation.schemas import BreachRead, EvaluationRunRead, SloRead, SloStatusRead, SloVersionRead
+from app.evaluation.schemas import (
+    AcknowledgementIn,
+    BreachRead,
+    EvaluationRunRead,
+    RoutingRead,
+    SloRead,
+    SloStatusRead,
+    SloVersionRead,
+)
+from app.notifications.service import Targets
 from app.slos import repository as slos_repository
 from app.slos import service as slos_service
 from app.slos.models import Slo
@@ -107,6 +117,75 @@ def get_breach(breach_id: IdInPath, db_session: DbSession, clock: AppClock, prin
     return _breach_read(db_session, clock, *row)
 
 
+@router.post("/breaches/{breach_id}/acknowledge", response_model=BreachRead)
+def acknowledge_breach(
+    breach_id: IdInPath,
+    body: AcknowledgementIn,
+    db_session: DbSession,
+    clock: AppClock,
+    principal: Admin,
+) -> BreachRead:
+    """Someone is on it: the episode's repeats stop; its resolved notice is still sent."""
+    row = repository.get_breach(db_session=db_session, breach_id=breach_id)
+    if row is None or not principal.may_access_system(row[2].id):
+        raise NotFoundError(f"breach {breach_id} does not exist", field="breach_id")
+    breach = row[0]
+    if breach.resolved_at is not None:
+        raise ConflictError(f"breach {breach_id} is already resolved", field="breach_id")
+    if breach.acknowledged_at is not None:
+        raise ConflictError(
+            f"breach {breach_id} was already acknowledged by {breach.acknowledged_by}", field="breach_id"
+        )
+    breach.acknowledged_at = clock.now()
+    breach.acknowledged_by = principal.key_name
+    breach.acknowledgement_comment = body.comment
+    return _breach_read(db_session, clock, *row)
+
+
+@router.get("/breaches/{breach_id}/routing", response_model=RoutingRead)
+def breach_routing(
+    breach_id: IdInPath, db_session: DbSession, clock: AppClock, settings: AppSettings, principal: Reader
+) -> RoutingRead:
+    """Why this breach's notifications went where they went (the decision as it stands now)."""
+    row = repository.get_breach(db_session=db_session, breach_id=breach_id)
+    if row is None or not principal.may_access_system(row[2].id):
+        raise NotFoundError(f"breach {breach_id} does not exist", field="breach_id")
+    breach, slo, system = row
+    return _routing_read(db_session, clock, settings, slo, system, breach.severity)
+
+
+@router.get("/systems/{name}/slos/{slo_name}/routing", response_model=RoutingRead)
+def slo_routing(
+    name: str,
+    slo_name: str,
+    db_session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    principal: Reader,
+    severity: Literal["page", "ticket"] = "page",
+) -> RoutingRead:
+    """Where an alert of this SLO and severity would go now, and why."""
+    system = systems_service.get(db_session=db_session, name=name, principal=principal)
+    slo = slos_service.get_in_current_phase(db_session=db_session, system=system, name=slo_name)
+    return _routing_read(db_session, clock, settings, slo, system, severity)
+
+
+def _routing_read(
+    db_session: DbSession, clock: AppClock, settings: AppSettings, slo: Slo, system: System, severity: str
+) -> RoutingRead:
+    silence = matching_silence(
+        db_session=db_session, system=system.name, slo=slo.name, severity=severity, at=clock.now()
+    )
+    decision = routing.decide(
+        slo,
+        system,
+        severity,
+        targets=Targets.from_settings(settings),
+        silence_id=None if silence is None else silence.id,
+    )
+    return RoutingRead(system=system.name, slo=slo.name, **dataclasses.asdict(decision))
+
+
 def _slo_read(db_session: DbSession, slo: Slo, system: System) -> SloRead:
     status = repository.get_status(db_session=db_session, slo_id=slo.id)
     return SloRead(
@@ -155,4 +234,12 @@ def _breach_read(
         bad_events=impact.bad_events,
         budget_consumed_share=impact.budget_consumed_share,
         postmortem_required=postmortem_required(impact.budget_consumed_share),
+        dedup_key=breach.dedup_key,
+        start_details=breach.start_details,
+        peak_details=breach.peak_details,
+        closing_details=breach.closing_details,
+        acknowledged_at=breach.acknowledged_at,
+        acknowledged_by=breach.acknowledged_by,
+        acknowledgement_comment=breach.acknowledgement_comment,
+        last_notified_at=breach.last_notified_at,
     )

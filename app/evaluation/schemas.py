@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class SloStatusRead(BaseModel):
@@ -80,6 +80,36 @@ class BreachRead(BaseModel):
     bad_events: int
     budget_consumed_share: float
     postmortem_required: bool
+    dedup_key: str
+    start_details: dict[str, Any] | None
+    peak_details: dict[str, Any] | None
+    closing_details: dict[str, Any] | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledgement_comment: str | None
+    last_notified_at: datetime | None
+
+
+class AcknowledgementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class RoutingRead(BaseModel):
+    """Why an SLO's alert of one severity goes where it goes."""
+
+    system: str
+    slo: str
+    severity: str
+    phase: str
+    allowed: bool
+    owner_side: str
+    owner: str | None
+    channel: str | None
+    targets: list[str]
+    silenced_by: int | None
+    reasons: list[str]
 
 
 class EvaluationRunRead(BaseModel):

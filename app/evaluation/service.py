@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from app.alerting_policy.service import matching_silence
 from app.clock import Clock
 from app.collectors import repository as collectors_repository
 from app.collectors.service import Reads, allowed_gap, collection_interval, is_collected, reads_of
@@ -25,14 +26,17 @@ from app.core.exclusions import EPOCH, ExclusionRule, exclusion_intervals
 from app.core.freshness import ages_at, slice_ends
 from app.core.phase_policy import policy_for
 from app.core.sample_budgeting import ratio_samples_budget, value_samples_budget
-from app.core.sli_catalog import BudgetingMethod, Comparison, SliKind
+from app.core.sli_catalog import BudgetingMethod, Comparison, SliFamily, SliKind, kind_info
 from app.core.windows import ALERT_WINDOWS, WindowCounts, parse_window, window_label
 from app.evaluation import repository
 from app.evaluation.models import Breach
+from app.evaluation.routing import dedup_key, owner_and_channel
 from app.measurements import repository as measurements_repository
+from app.ml import repository as ml_repository
 from app.ml.service import LABEL_EVENT_METRICS, is_label_judged
 from app.notifications import service as notifications_service
 from app.notifications.messages import BreachAlert, NotificationEvent
+from app.notifications.service import Targets
 from app.slos import repository as slos_repository
 from app.slos.models import Slo, SloVersion
 from app.systems.models import System
@@ -422,14 +426,21 @@ def _apply_decision(
 ) -> None:
     transition = breach_transition(_open_severity(breach), severity)
     outcome = _strongest_firing_outcome(context.slo, evaluation)
-    if breach is not None and outcome is not None and outcome.long_burn_rate is not None:
-        breach.peak_burn_rate = max(breach.peak_burn_rate, outcome.long_burn_rate)
+    if (
+        breach is not None
+        and outcome is not None
+        and outcome.long_burn_rate is not None
+        and outcome.long_burn_rate > breach.peak_burn_rate
+    ):
+        breach.peak_burn_rate = outcome.long_burn_rate
+        breach.peak_details = _snapshot(context, evaluation, outcome)
 
     if transition is BreachTransition.OPEN:
         assert severity is not None
         now = evaluation.evaluated_at
         window_end = context.labelled_until or now
         details = _opening_details(context.slo, evaluation, outcome, context.missing_since)
+        start = _snapshot(context, evaluation, outcome)
         if context.labelled_until is not None:
             details["labelled_until"] = context.labelled_until.isoformat()
         breach = repository.add_breach(
@@ -445,6 +456,9 @@ def _apply_decision(
                 peak_burn_rate=0.0 if outcome is None else outcome.long_burn_rate or 0.0,
                 error_budget_remaining_at_open=evaluation.error_budget_remaining,
                 opening_details=details,
+                dedup_key=dedup_key(context.system, context.slo, severity.value),
+                start_details=start,
+                peak_details=start,
             ),
         )
         context.report.breaches_opened.append(breach.id)
@@ -453,11 +467,15 @@ def _apply_decision(
         assert breach is not None
         assert severity is not None
         breach.severity = severity.value
+        # A page supersedes the ticket of the same episode (the ticket is inhibited while it fires).
+        breach.dedup_key = dedup_key(context.system, context.slo, severity.value)
         context.report.breaches_escalated.append(breach.id)
         _notify(context, NotificationEvent.ESCALATED, breach, evaluation)
     elif transition is BreachTransition.RESOLVE:
         assert breach is not None
         _resolve(context, breach, evaluation)
+    elif breach is not None and _repeat_due(context, breach):
+        _notify(context, NotificationEvent.REPEATED, breach, evaluation)
 
 
 def _strongest_firing_outcome(slo: Slo, evaluation: SloEvaluation) -> RuleOutcome | None:
@@ -469,8 +487,41 @@ def _strongest_firing_outcome(slo: Slo, evaluation: SloEvaluation) -> RuleOutcom
     return max(firing, key=lambda outcome: outcome.long_burn_rate or 0.0, default=None)
 
 
+def _repeat_due(context: _Context, breach: Breach) -> bool:
+    """An open episode is sent again every repeat interval until someone acknowledges it."""
+    if breach.acknowledged_at is not None or breach.resolved_at is not None:
+        return False
+    last = breach.last_notified_at or breach.opened_at
+    interval = timedelta(minutes=context.settings.alert_repeat_interval_minutes)
+    return context.clock.now() - last >= interval
+
+
+def _snapshot(context: _Context, evaluation: SloEvaluation, outcome: RuleOutcome | None) -> dict[str, object]:
+    """The episode's state at one moment: SLI, burn rates, budget and the model version."""
+    return {
+        "at": evaluation.evaluated_at.isoformat(),
+        "sli": evaluation.sli,
+        "error_budget_remaining": evaluation.error_budget_remaining,
+        "burn_rates": {window_label(window): rate for window, rate in evaluation.burn_rates.items()},
+        "long_burn_rate": None if outcome is None else outcome.long_burn_rate,
+        "short_burn_rate": None if outcome is None else outcome.short_burn_rate,
+        "model_version": _model_version(context),
+    }
+
+
+def _model_version(context: _Context) -> str | None:
+    """For ML SLIs, the model version serving now (or the latest that served predictions)."""
+    if kind_info(SliKind(context.slo.sli_kind)).family is not SliFamily.ML:
+        return None
+    return ml_repository.current_model_version(
+        db_session=context.db_session, system_id=context.system.id, at=context.clock.now()
+    )
+
+
 def _resolve(context: _Context, breach: Breach, evaluation: SloEvaluation | None) -> None:
     breach.resolved_at = context.clock.now() if evaluation is None else evaluation.evaluated_at
+    if evaluation is not None:
+        breach.closing_details = _snapshot(context, evaluation, None)
     context.db_session.flush()
     context.report.breaches_resolved.append(breach.id)
     _notify(context, NotificationEvent.RESOLVED, breach, evaluation)
@@ -504,7 +555,8 @@ def _notify(
     context: _Context, event: NotificationEvent, breach: Breach, evaluation: SloEvaluation | None
 ) -> None:
     settings, slo, system = context.settings, context.slo, context.system
-    if not context.notify or settings.slack_webhook_url is None:
+    targets = Targets.from_settings(settings)
+    if not context.notify or not targets.any:
         return
     now = context.clock.now()
     outcome = None if evaluation is None else _strongest_firing_outcome(slo, evaluation)
@@ -515,7 +567,7 @@ def _notify(
     budget_remaining = evaluation.error_budget_remaining if evaluation is not None else None
     if budget_remaining is None and status is not None:
         budget_remaining = status.error_budget_remaining
-    owner, channel = _route(slo, system)
+    owner, channel, _ = owner_and_channel(slo, system, breach.severity)
     alert = BreachAlert(
         event=event,
         breach_id=breach.id,
@@ -548,19 +600,25 @@ def _notify(
             and event is not NotificationEvent.RESOLVED
             else None
         ),
+        dedup_key=breach.dedup_key,
+        model_version=_model_version(context),
+        runbook_url=(slo.definition or {}).get("runbook_url"),
+        sli_family=kind_info(SliKind(slo.sli_kind)).family.value,
+        owner_side=slo.owner_side,
+        acknowledged_by=breach.acknowledged_by,
     )
-    notifications_service.enqueue_breach_alert(
-        db_session=context.db_session, clock=context.clock, alert=alert
+    silence = matching_silence(
+        db_session=context.db_session, system=system.name, slo=slo.name, severity=breach.severity, at=now
     )
-    context.report.notifications_queued += 1
-
-
-def _route(slo: Slo, system: System) -> tuple[str | None, str | None]:
-    """The owner who can act: the model owner for ML SLIs, the service owner otherwise (or as the
-    SLO's `owner` says)."""
-    if slo.owner_side == "model":
-        return system.model_owner, system.model_owner_slack_channel
-    return system.service_owner, system.service_owner_slack_channel
+    queued = notifications_service.enqueue_breach_alert(
+        db_session=context.db_session,
+        clock=context.clock,
+        alert=alert,
+        targets=targets,
+        silence_id=None if silence is None else silence.id,
+    )
+    breach.last_notified_at = now
+    context.report.notifications_queued += len(queued)
 
 
 def _dashboard_url(settings: Settings, system: System, breach: Breach, now: datetime) -> str:

@@ -129,6 +129,20 @@ def serving_version_at(*, db_session: Session, system_id: int, at: datetime) -> 
     ).one_or_none()
 
 
+def current_model_version(*, db_session: Session, system_id: int, at: datetime) -> str | None:
+    """The version serving at `at`, else the version of the latest prediction served by then."""
+    serving = serving_version_at(db_session=db_session, system_id=system_id, at=at)
+    if serving is not None:
+        return serving.version
+    latest: str | None = db_session.scalar(
+        select(Prediction.model_version)
+        .where(Prediction.system_id == system_id, Prediction.predicted_at <= at)
+        .order_by(Prediction.predicted_at.desc())
+        .limit(1)
+    )
+    return latest
+
+
 # --- Drift ------------------------------------------------------------------------------------------
 
 

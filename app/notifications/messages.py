@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 class NotificationEvent(enum.StrEnum):
     FIRED = "fired"
     ESCALATED = "escalated"
+    # Sent again while the episode is open and not acknowledged, every repeat interval.
+    REPEATED = "repeated"
     RESOLVED = "resolved"
 
 
@@ -42,3 +44,11 @@ class BreachAlert:
     postmortem_url: str
     # Set for "SLI data missing" alerts: when the last data arrived (or collection was to begin).
     data_missing_since: datetime | None = None
+    # Stable per SLO and severity (never the window): the same alert in every target.
+    dedup_key: str = ""
+    model_version: str | None = None
+    runbook_url: str | None = None
+    # "conventional" or "ml"; which owner side the SLO routes to.
+    sli_family: str = "conventional"
+    owner_side: str = "service"
+    acknowledged_by: str | None = None

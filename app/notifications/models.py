@@ -15,8 +15,10 @@ from app.db import Base
 class Notification(Base):
     __tablename__ = "notification"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
-        CheckConstraint("event IN ('fired', 'escalated', 'resolved')", name="event"),
+        CheckConstraint("status IN ('pending', 'sent', 'dead', 'silenced')", name="status"),
+        CheckConstraint(
+            "event IN ('fired', 'escalated', 'repeated', 'resolved', 'dead_letter')", name="event"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -31,3 +33,5 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when a silence matched: the notification is kept, never sent.
+    silence_id: Mapped[int | None] = mapped_column(ForeignKey("silence.id", ondelete="SET NULL"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
 
 from app.notifications.models import Notification
 
@@ -17,15 +17,31 @@ def add(*, db_session: Session, notification: Notification) -> Notification:
     return notification
 
 
-def claim_due(*, db_session: Session, now: datetime, limit: int) -> Sequence[Notification]:
-    """Pending notifications that are due, oldest first; rows another worker holds are skipped."""
-    return db_session.scalars(
+def claim_due(
+    *, db_session: Session, now: datetime, limit: int, targets: Sequence[str] | None = None
+) -> Sequence[Notification]:
+    """Pending notifications that are due, oldest first, for the given targets; rows another worker
+    holds are skipped, and so is any notification with an older one of the same breach and target
+    still pending, so each episode's notifications reach each target in order."""
+    earlier = aliased(Notification)
+    query = (
         select(Notification)
         .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+        .where(
+            ~exists().where(
+                earlier.breach_id == Notification.breach_id,
+                earlier.target == Notification.target,
+                earlier.status == "pending",
+                earlier.id < Notification.id,
+            )
+        )
         .order_by(Notification.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+        .with_for_update(skip_locked=True, of=Notification)
+    )
+    if targets is not None:
+        query = query.where(Notification.target.in_(list(targets)))
+    return db_session.scalars(query).all()
 
 
 def list_recent(

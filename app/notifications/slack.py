@@ -18,6 +18,8 @@ class DeliveryResult:
     delivered: bool
     error: str | None = None
     retry_after: timedelta | None = None
+    # The receiver refused the notification itself (a 400): retrying cannot help, so it is dead at once.
+    permanent: bool = False
 
 
 class SlackWebhookNotifier:

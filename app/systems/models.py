@@ -33,6 +33,8 @@ class System(Base):
     service_owner_slack_channel: Mapped[str | None] = mapped_column(Text)
     model_owner: Mapped[str | None] = mapped_column(Text)
     model_owner_slack_channel: Mapped[str | None] = mapped_column(Text)
+    service_owner_page_channel: Mapped[str | None] = mapped_column(Text)
+    model_owner_page_channel: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The minimum ML Test Score each phase's definition file requires (`min_ml_test_score`).

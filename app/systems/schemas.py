@@ -17,6 +17,11 @@ class Owner(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     slack_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_PATTERN)
+    page_slack_channel: str | None = Field(
+        default=None,
+        pattern=SLACK_CHANNEL_PATTERN,
+        description="Where this owner's pages go, if not to slack_channel (tickets stay there).",
+    )
 
 
 class SystemCreate(BaseModel):

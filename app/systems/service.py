@@ -240,11 +240,14 @@ def _webhook_configured(settings: Settings) -> bool:
 def _current_owner(system: System, side: str) -> Owner | None:
     name = system.service_owner if side == "service" else system.model_owner
     channel = system.service_owner_slack_channel if side == "service" else system.model_owner_slack_channel
-    return None if name is None else Owner(name=name, slack_channel=channel)
+    pages = system.service_owner_page_channel if side == "service" else system.model_owner_page_channel
+    return None if name is None else Owner(name=name, slack_channel=channel, page_slack_channel=pages)
 
 
 def _set_owners(system: System, *, service_owner: Owner | None, model_owner: Owner | None) -> None:
     system.service_owner = service_owner.name if service_owner else None
     system.service_owner_slack_channel = service_owner.slack_channel if service_owner else None
+    system.service_owner_page_channel = service_owner.page_slack_channel if service_owner else None
     system.model_owner = model_owner.name if model_owner else None
     system.model_owner_slack_channel = model_owner.slack_channel if model_owner else None
+    system.model_owner_page_channel = model_owner.page_slack_channel if model_owner else None

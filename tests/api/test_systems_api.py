@@ -55,7 +55,11 @@ def test_register_get_list_and_update(client: TestClient, admin_headers: dict[st
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["phase"] == "concept"
-    assert body["service_owner"] == {"name": "web-team", "slack_channel": "#recs-oncall"}
+    assert body["service_owner"] == {
+        "name": "web-team",
+        "slack_channel": "#recs-oncall",
+        "page_slack_channel": None,
+    }
 
     assert client.get("/api/v1/systems/recommender", headers=admin_headers).json()["name"] == "recommender"
     assert [s["name"] for s in client.get("/api/v1/systems", headers=admin_headers).json()] == ["recommender"]
@@ -67,7 +71,11 @@ def test_register_get_list_and_update(client: TestClient, admin_headers: dict[st
     )
     assert updated.status_code == 200, updated.text
     assert updated.json()["description"] == "Recommendations v2"
-    assert updated.json()["model_owner"] == {"name": "ml-team-2", "slack_channel": None}
+    assert updated.json()["model_owner"] == {
+        "name": "ml-team-2",
+        "slack_channel": None,
+        "page_slack_channel": None,
+    }
     # Fields not sent are kept.
     assert updated.json()["service_owner"]["slack_channel"] == "#recs-oncall"
 

@@ -179,7 +179,7 @@ def test_the_drift_slo_pages_at_once_and_accuracy_only_when_labels_arrive(
         notifications_service.deliver_due(
             session_factory=session_factory,
             clock=clock,
-            sender=SlackWebhookNotifier(http_client, SecretStr(receiver.webhook_url)),
+            senders={"slack": SlackWebhookNotifier(http_client, SecretStr(receiver.webhook_url))},
             max_attempts=3,
         )
         return report.breaches_opened

@@ -133,7 +133,7 @@ def test_delivery_to_a_real_receiver_marks_sent(
     report = notifications_service.deliver_due(
         session_factory=session_factory,
         clock=clock,
-        sender=SlackWebhookNotifier(http_client, SecretStr(receiver.webhook_url)),
+        senders={"slack": SlackWebhookNotifier(http_client, SecretStr(receiver.webhook_url))},
         max_attempts=3,
     )
 
@@ -148,7 +148,7 @@ def test_delivery_to_a_real_receiver_marks_sent(
     again = notifications_service.deliver_due(
         session_factory=session_factory,
         clock=clock,
-        sender=SlackWebhookNotifier(http_client, SecretStr(receiver.webhook_url)),
+        senders={"slack": SlackWebhookNotifier(http_client, SecretStr(receiver.webhook_url))},
         max_attempts=3,
     )
     assert again.sent == []
@@ -169,7 +169,7 @@ def test_rate_limit_is_honoured_then_delivery_succeeds(
     sender = SlackWebhookNotifier(http_client, SecretStr(receiver.webhook_url))
 
     first = notifications_service.deliver_due(
-        session_factory=session_factory, clock=clock, sender=sender, max_attempts=3
+        session_factory=session_factory, clock=clock, senders={"slack": sender}, max_attempts=3
     )
     assert first.retrying != []
     db_session.expire_all()
@@ -180,7 +180,7 @@ def test_rate_limit_is_honoured_then_delivery_succeeds(
     clock.advance(timedelta(seconds=29))
     assert (
         notifications_service.deliver_due(
-            session_factory=session_factory, clock=clock, sender=sender, max_attempts=3
+            session_factory=session_factory, clock=clock, senders={"slack": sender}, max_attempts=3
         ).sent
         == []
     )
@@ -188,7 +188,7 @@ def test_rate_limit_is_honoured_then_delivery_succeeds(
     assert (
         len(
             notifications_service.deliver_due(
-                session_factory=session_factory, clock=clock, sender=sender, max_attempts=3
+                session_factory=session_factory, clock=clock, senders={"slack": sender}, max_attempts=3
             ).sent
         )
         == 1
@@ -214,7 +214,7 @@ def test_undeliverable_notification_goes_dead_and_the_url_never_leaks(
 
     for _ in range(3):
         notifications_service.deliver_due(
-            session_factory=session_factory, clock=clock, sender=sender, max_attempts=3
+            session_factory=session_factory, clock=clock, senders={"slack": sender}, max_attempts=3
         )
         clock.advance(timedelta(minutes=10))
 

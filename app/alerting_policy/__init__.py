@@ -1,0 +1,1 @@
+"""Alerting policy: silences that mute notifications, and the error-budget release freeze."""
