@@ -9,12 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -36,88 +33,12 @@ from app.notifications.webhook import (
     verify_signature,
 )
 from tests.conftest import TEST_START
+from tests.http_receiver import RecordingReceiver, Reply
 
 SIGNING_SECRET = "whsec-test-7f3a9c1e5b"
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 DEDUP_KEY = "mlslo/recommender/ctr-quality/page"
 SENT_AT = TEST_START + timedelta(minutes=3)
-
-
-# --- a real local HTTP receiver -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class RecordingReceiver:
-    """Records every request (method, path, headers, raw body) and answers with scripted replies, then
-    with `default`. Runs `ThreadingHTTPServer` on 127.0.0.1 in a background thread."""
-
-    def __init__(self, default: Reply) -> None:
-        self.requests: list[Recorded] = []
-        self._default = default
-        self._script: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def url(self, path: str) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{path}"
-
-    def reply_next_with(self, *replies: Reply) -> None:
-        with self._lock:
-            self._script.extend(replies)
-
-    def __enter__(self) -> RecordingReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                recorded = Recorded("POST", self.path, dict(self.headers.items()), body)
-                with receiver._lock:
-                    receiver.requests.append(recorded)
-                    reply = receiver._script.popleft() if receiver._script else receiver._default
-                encoded = reply.body.encode()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(encoded)))
-                self.end_headers()
-                self.wfile.write(encoded)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler
 
 
 @pytest.fixture
