@@ -13,6 +13,7 @@ from app.clock import Clock
 from app.collectors import repository as collectors_repository
 from app.db import SessionFactory
 from app.evaluation import repository as evaluation_repository
+from app.notifications import repository as notifications_repository
 
 
 class SloStatusCollector(Collector):
@@ -47,6 +48,7 @@ class SloStatusCollector(Collector):
             )
             last_success = collectors_repository.last_success_by_slo(db_session=session)
             last_run = collectors_repository.last_run_by_slo(db_session=session)
+            outbox = notifications_repository.count_by_status_and_target(db_session=session)
         for status, slo, system in rows:
             values = [system.name, slo.phase, slo.name]
             objective.add_metric(values, slo.objective)
@@ -87,4 +89,12 @@ class SloStatusCollector(Collector):
                 duration.add_metric(
                     [system.name, slo.phase, slo.name, run.outcome], run.duration_seconds or 0.0
                 )
-        yield from (sli, objective, budget, burn, firing, runs, lag, duration)
+        notifications = GaugeMetricFamily(
+            "mlslo_notifications",
+            "Notifications in the outbox by status (pending, sent, dead, silenced) and target; "
+            "alert on dead > 0.",
+            labels=["status", "target"],
+        )
+        for (status_name, target), count in sorted(outbox.items()):
+            notifications.add_metric([status_name, target], float(count))
+        yield from (sli, objective, budget, burn, firing, runs, lag, duration, notifications)

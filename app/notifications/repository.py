@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.notifications.models import Notification
@@ -53,3 +53,12 @@ def list_recent(
     if breach_id is not None:
         query = query.where(Notification.breach_id == breach_id)
     return db_session.scalars(query).all()
+
+
+def count_by_status_and_target(*, db_session: Session) -> dict[tuple[str, str], int]:
+    rows = db_session.execute(
+        select(Notification.status, Notification.target, func.count()).group_by(
+            Notification.status, Notification.target
+        )
+    ).all()
+    return {(status, target): int(count) for status, target, count in rows}

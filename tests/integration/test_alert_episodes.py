@@ -299,7 +299,12 @@ def test_the_training_pipeline_is_called_once_per_episode_of_a_burning_ml_slo(
 
 
 def test_an_undeliverable_notification_becomes_a_dead_letter_that_raises_its_own_alert(
-    db_session: Session, session_factory: SessionFactory, clock: ManualClock, settings: Settings
+    db_session: Session,
+    session_factory: SessionFactory,
+    clock: ManualClock,
+    settings: Settings,
+    client: TestClient,
+    admin_headers: dict[str, str],
 ) -> None:
     refused = "http://127.0.0.1:9/hook"
     targets = settings.model_copy(
@@ -340,3 +345,6 @@ def test_an_undeliverable_notification_becomes_a_dead_letter_that_raises_its_own
     dead = [n for n in _notifications(db_session) if n.status == "dead"]
     assert [(n.target, n.event) for n in dead] == [("slack", "fired")]
     assert refused not in (dead[0].last_error or "")
+    listed = client.get("/api/v1/notifications", params={"status": "dead"}, headers=admin_headers).json()
+    assert [(n["target"], n["event"]) for n in listed] == [("slack", "fired")]
+    assert 'mlslo_notifications{status="dead",target="slack"} 1.0' in client.get("/metrics").text
