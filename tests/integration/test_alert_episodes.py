@@ -24,6 +24,7 @@ from app.evaluation.models import Breach
 from app.measurements import repository as measurements_repository
 from app.notifications import service as notifications_service
 from app.notifications.models import Notification
+from app.notifications.pagerduty import PagerDutySender
 from app.notifications.service import Targets
 from app.notifications.slack import SlackWebhookNotifier
 from app.notifications.webhook import SignedWebhookSender
@@ -348,3 +349,37 @@ def test_an_undeliverable_notification_becomes_a_dead_letter_that_raises_its_own
     listed = client.get("/api/v1/notifications", params={"status": "dead"}, headers=admin_headers).json()
     assert [(n["target"], n["event"]) for n in listed] == [("slack", "fired")]
     assert 'mlslo_notifications{status="dead",target="slack"} 1.0' in client.get("/metrics").text
+
+
+def test_a_page_triggers_and_resolves_one_pagerduty_incident_and_tickets_never_page(
+    db_session: Session, session_factory: SessionFactory, clock: ManualClock, settings: Settings
+) -> None:
+    with_pagerduty = settings.model_copy(update={"pagerduty_routing_key": SecretStr("R0UT1NG")})
+    system = create_system(db_session, clock)
+    paging = create_slo(db_session, clock, system, "api-availability")
+    ticketing = create_slo(db_session, clock, system, "api-latency", sli_kind="latency", threshold_ms=300)
+    _burn(db_session, clock, paging, minutes=60, bad_per_100=50)
+    _burn(db_session, clock, ticketing, minutes=120, bad_per_100=0.4)
+    _evaluate(db_session, clock, with_pagerduty)
+    clock.advance(timedelta(days=3, hours=1))
+    _burn(db_session, clock, paging, minutes=6 * 60, bad_per_100=0)
+    _burn(db_session, clock, ticketing, minutes=6 * 60, bad_per_100=0)
+    _evaluate(db_session, clock, with_pagerduty)
+    db_session.commit()
+
+    with httpx.Client() as http, RecordingReceiver(Reply(202, '{"status": "success"}')) as pagerduty:
+        notifications_service.deliver_due(
+            session_factory=session_factory,
+            clock=clock,
+            senders={"pagerduty": PagerDutySender(http, SecretStr("R0UT1NG"), pagerduty.url("/v2/enqueue"))},
+            max_attempts=3,
+        )
+        sent = [request.json() for request in pagerduty.requests]
+    assert [(event["event_action"], event["dedup_key"]) for event in sent] == [
+        ("trigger", "mlslo:recommender:production:api-availability:page"),
+        ("resolve", "mlslo:recommender:production:api-availability:page"),
+    ]
+    assert {event["routing_key"] for event in sent} == {"R0UT1NG"}
+    assert sent[0]["payload"]["severity"] == "critical"
+    # The routing key is added when sending, never stored in the outbox.
+    assert all("R0UT1NG" not in str(n.payload) for n in _notifications(db_session, "pagerduty"))
