@@ -116,7 +116,9 @@ def test_long_names_are_truncated_not_rejected() -> None:
     message = build_slack_message(_alert(7, slo="x" * 500))
     header = message["blocks"][0]["text"]["text"]
     assert len(header) == HEADER_LIMIT
-    assert header.endswith("…")
+    # The SLO name gives way; the severity and the state are kept.
+    assert header.startswith("PAGE · recommender · xxx")
+    assert header.endswith("x… · FIRING")
 
 
 def test_delivery_to_a_real_receiver_marks_sent(
