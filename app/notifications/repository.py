@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session, aliased
 
 from app.notifications.models import Notification
 
+# How the senders record a receiver's 429 ("HTTP 429: <body>"); its Retry-After is the next attempt.
+RATE_LIMITED_ERROR_PREFIX = "HTTP 429"
+
 
 def add(*, db_session: Session, notification: Notification) -> Notification:
     db_session.add(notification)
@@ -22,8 +25,11 @@ def claim_due(
 ) -> Sequence[Notification]:
     """Pending notifications that are due, oldest first, for the given targets; rows another worker
     holds are skipped, and so is any notification with an older one of the same breach and target
-    still pending, so each episode's notifications reach each target in order."""
+    still pending, so each episode's notifications reach each target in order. A target whose
+    receiver answered 429 gets nothing until that Retry-After has passed: the limit is the
+    receiver's (a Slack webhook's), not one message's."""
     earlier = aliased(Notification)
+    limited = aliased(Notification)
     query = (
         select(Notification)
         .where(Notification.status == "pending", Notification.next_attempt_at <= now)
@@ -33,6 +39,14 @@ def claim_due(
                 earlier.target == Notification.target,
                 earlier.status == "pending",
                 earlier.id < Notification.id,
+            )
+        )
+        .where(
+            ~exists().where(
+                limited.target == Notification.target,
+                limited.status == "pending",
+                limited.next_attempt_at > now,
+                limited.last_error.startswith(RATE_LIMITED_ERROR_PREFIX, autoescape=True),
             )
         )
         .order_by(Notification.id)
