@@ -12,7 +12,7 @@ from app.auth.service import Principal
 from app.core.budget import postmortem_required
 from app.core.windows import window_label
 from app.deps import Admin, AppClock, AppSettings, DbSession, IdInPath, Reader
-from app.errors import ConflictError, NotFoundError
+from app.errors import NotFoundError
 from app.evaluation import repository, routing, service
 from app.evaluation.models import Breach
 from app.evaluation.schemas import (
@@ -123,22 +123,24 @@ def acknowledge_breach(
     body: AcknowledgementIn,
     db_session: DbSession,
     clock: AppClock,
+    settings: AppSettings,
     principal: Admin,
 ) -> BreachRead:
     """Someone is on it: the episode's repeats stop; its resolved notice is still sent."""
     row = repository.get_breach(db_session=db_session, breach_id=breach_id)
     if row is None or not principal.may_access_system(row[2].id):
         raise NotFoundError(f"breach {breach_id} does not exist", field="breach_id")
-    breach = row[0]
-    if breach.resolved_at is not None:
-        raise ConflictError(f"breach {breach_id} is already resolved", field="breach_id")
-    if breach.acknowledged_at is not None:
-        raise ConflictError(
-            f"breach {breach_id} was already acknowledged by {breach.acknowledged_by}", field="breach_id"
-        )
-    breach.acknowledged_at = clock.now()
-    breach.acknowledged_by = principal.key_name
-    breach.acknowledgement_comment = body.comment
+    breach, slo, system = row
+    service.acknowledge(
+        db_session=db_session,
+        clock=clock,
+        settings=settings,
+        breach=breach,
+        slo=slo,
+        system=system,
+        by=principal.key_name,
+        comment=body.comment,
+    )
     return _breach_read(db_session, clock, *row)
 
 

@@ -28,6 +28,7 @@ from app.core.phase_policy import policy_for
 from app.core.sample_budgeting import ratio_samples_budget, value_samples_budget
 from app.core.sli_catalog import BudgetingMethod, Comparison, SliFamily, SliKind, kind_info
 from app.core.windows import ALERT_WINDOWS, WindowCounts, parse_window, window_label
+from app.errors import ConflictError
 from app.evaluation import repository
 from app.evaluation.models import Breach
 from app.evaluation.routing import dedup_key, owner_and_channel
@@ -485,6 +486,40 @@ def _strongest_firing_outcome(slo: Slo, evaluation: SloEvaluation) -> RuleOutcom
         return None
     firing = [outcome for outcome in evaluation.alert.outcomes if outcome.firing]
     return max(firing, key=lambda outcome: outcome.long_burn_rate or 0.0, default=None)
+
+
+def acknowledge(
+    *,
+    db_session: Session,
+    clock: Clock,
+    settings: Settings,
+    breach: Breach,
+    slo: Slo,
+    system: System,
+    by: str,
+    comment: str | None,
+) -> None:
+    """Someone is on it: the episode's repeats stop (its resolved notice still goes), and the
+    targets hear who took it (PagerDuty acknowledges the incident)."""
+    if breach.resolved_at is not None:
+        raise ConflictError(f"breach {breach.id} is already resolved", field="breach_id")
+    if breach.acknowledged_at is not None:
+        raise ConflictError(
+            f"breach {breach.id} was already acknowledged by {breach.acknowledged_by}", field="breach_id"
+        )
+    breach.acknowledged_at = clock.now()
+    breach.acknowledged_by = by
+    breach.acknowledgement_comment = comment
+    context = _Context(
+        db_session,
+        clock,
+        settings,
+        EvaluationReport(evaluated_at=clock.now()),
+        slo,
+        system,
+        notify=policy_for(system.phase).notifies,
+    )
+    _notify(context, NotificationEvent.ACKNOWLEDGED, breach, None)
 
 
 def _repeat_due(context: _Context, breach: Breach) -> bool:

@@ -12,6 +12,8 @@ class NotificationEvent(enum.StrEnum):
     ESCALATED = "escalated"
     # Sent again while the episode is open and not acknowledged, every repeat interval.
     REPEATED = "repeated"
+    # Someone took the episode: PagerDuty acknowledges its incident, Slack says who.
+    ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
 
 

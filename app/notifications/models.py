@@ -17,7 +17,8 @@ class Notification(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'dead', 'silenced')", name="status"),
         CheckConstraint(
-            "event IN ('fired', 'escalated', 'repeated', 'resolved', 'dead_letter')", name="event"
+            "event IN ('fired', 'escalated', 'repeated', 'acknowledged', 'resolved', 'dead_letter')",
+            name="event",
         ),
     )
 

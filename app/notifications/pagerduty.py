@@ -110,6 +110,8 @@ def build_pagerduty_event(alert: BreachAlert) -> dict[str, Any]:
     dedup_key = dedup_key_for(alert)
     if alert.event is NotificationEvent.RESOLVED:
         return {"event_action": "resolve", "dedup_key": dedup_key}
+    if alert.event is NotificationEvent.ACKNOWLEDGED:
+        return {"event_action": "acknowledge", "dedup_key": dedup_key}
     links = [
         {"href": href, "text": text}
         for href, text in (

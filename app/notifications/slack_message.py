@@ -48,6 +48,7 @@ SEVERITY_LIMIT = 20
 STATE_FIRING = "FIRING"
 STATE_ESCALATED = "ESCALATED"
 STATE_REPEATED = "STILL FIRING"
+STATE_ACKNOWLEDGED = "ACKNOWLEDGED"
 STATE_RESOLVED = "RESOLVED"
 STATE_DATA_MISSING = "SLI DATA MISSING"
 
@@ -59,6 +60,7 @@ _STATES = {
     NotificationEvent.FIRED: STATE_FIRING,
     NotificationEvent.ESCALATED: STATE_ESCALATED,
     NotificationEvent.REPEATED: STATE_REPEATED,
+    NotificationEvent.ACKNOWLEDGED: STATE_ACKNOWLEDGED,
     NotificationEvent.RESOLVED: STATE_RESOLVED,
 }
 
@@ -258,6 +260,11 @@ def _sentences(alert: BreachAlert, subject: str) -> tuple[str, str]:
         extra = ""
     if alert.event is NotificationEvent.REPEATED:
         extra += f" Firing since {_utc(alert.opened_at)} and nobody has acknowledged it."
+    elif alert.event is NotificationEvent.ACKNOWLEDGED:
+        extra += (
+            f" Acknowledged by {alert.acknowledged_by or 'someone'}: no more repeats; "
+            "the resolved notice will follow."
+        )
     elif alert.event is NotificationEvent.ESCALATED:
         extra += f" Escalated to {alert.severity} (opened {_utc(alert.opened_at)})."
     return core, extra
@@ -270,6 +277,8 @@ def _icon(alert: BreachAlert) -> str:
         return ":grey_question:"
     if alert.event is NotificationEvent.REPEATED:
         return ":rotating_light:"
+    if alert.event is NotificationEvent.ACKNOWLEDGED:
+        return ":eyes:"
     return ":red_circle:" if alert.severity == "page" else ":large_orange_circle:"
 
 

@@ -7,7 +7,7 @@ where it is unknown or does not apply. Times are ISO 8601 in UTC with a `Z` suff
 
     {
       "version": 1,
-      "event": "fired" | "escalated" | "repeated" | "resolved",
+      "event": "fired" | "escalated" | "repeated" | "acknowledged" | "resolved",
       "dedup_key": "…",               # stable per SLO and severity: ties an alert's events together
                                       # (`mlslo/<system>/<slo>/<severity>` if the alert carries none)
       "severity": "page" | "ticket",

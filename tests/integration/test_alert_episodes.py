@@ -221,6 +221,8 @@ def test_repeats_follow_the_interval_until_acknowledged_and_the_resolved_notice_
 
     hour_of_burning()
     hour_of_burning()
+    # No repeat follows the acknowledgement. (This API app has no target configured, so the
+    # acknowledgement itself is not announced here; the PagerDuty test below shows it is.)
     assert [n.event for n in _notifications(db_session)] == ["fired", "repeated", "repeated"]
 
     # Healthy for long enough: the episode resolves and says so, acknowledged or not.
@@ -361,6 +363,18 @@ def test_a_page_triggers_and_resolves_one_pagerduty_incident_and_tickets_never_p
     _burn(db_session, clock, paging, minutes=60, bad_per_100=50)
     _burn(db_session, clock, ticketing, minutes=120, bad_per_100=0.4)
     _evaluate(db_session, clock, with_pagerduty)
+    (breach,) = [b for b in db_session.scalars(select(Breach)) if b.severity == "page"]
+    # The on-call takes it: PagerDuty's incident is acknowledged, and later resolved.
+    evaluation_service.acknowledge(
+        db_session=db_session,
+        clock=clock,
+        settings=with_pagerduty,
+        breach=breach,
+        slo=paging,
+        system=system,
+        by="alice",
+        comment=None,
+    )
     clock.advance(timedelta(days=3, hours=1))
     _burn(db_session, clock, paging, minutes=6 * 60, bad_per_100=0)
     _burn(db_session, clock, ticketing, minutes=6 * 60, bad_per_100=0)
@@ -377,6 +391,7 @@ def test_a_page_triggers_and_resolves_one_pagerduty_incident_and_tickets_never_p
         sent = [request.json() for request in pagerduty.requests]
     assert [(event["event_action"], event["dedup_key"]) for event in sent] == [
         ("trigger", "mlslo:recommender:production:api-availability:page"),
+        ("acknowledge", "mlslo:recommender:production:api-availability:page"),
         ("resolve", "mlslo:recommender:production:api-availability:page"),
     ]
     assert {event["routing_key"] for event in sent} == {"R0UT1NG"}
