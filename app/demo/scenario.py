@@ -41,6 +41,9 @@ HEALTHY_ERROR_RATIO = 0.0001
 SCENARIO_LENGTH = INCIDENT_START + INCIDENT_LENGTH + timedelta(hours=2)
 EVALUATION_EVERY_SIMULATED = timedelta(minutes=5)
 TRAFFIC_EVERY_REAL_SECONDS = 0.2
+# The model's recommendations in the scenario, and the share whose click labels have arrived.
+PREDICTIONS = 600
+LABELLED_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,12 @@ def _scenario(
             _push(api, ingest, traffic.events(sent_until, now))
             sent_until = now
 
+        ml = _model_story(api, ingest, admin, start, clock.now(), rng)
+        _say(
+            echo,
+            f"model recs-v7: accuracy {ml['accuracy']:.1%} on {ml['labelled']} labelled of "
+            f"{ml['predictions']} predictions; retrain churn against recs-v6 {ml['retrain_churn']:.1%}",
+        )
         _wait_for_quiet(api, admin)
         breaches = _check(api.get("/breaches", headers=admin, params={"system": DEMO_SYSTEM}))
         # The postmortem covers the incident's pages; other alerts (a collector with no source
@@ -264,8 +273,93 @@ def _scenario(
             }
             for p in postmortems
         ],
+        "ml": ml,
         "simulated_hours": round((clock.now() - start).total_seconds() / 3600, 2),
         "speed": clock.speed,
+    }
+
+
+def _model_story(
+    api: httpx.Client,
+    ingest: dict[str, str],
+    admin: dict[str, str],
+    start: datetime,
+    end: datetime,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """The model's side: a retrain registered against the previous version on a fixed evaluation
+    set, then the scenario's recommendations served by it, and their click labels, which arrive
+    later and for most (not all) of them."""
+    evaluation_labels = [rng.random() < 0.5 for _ in range(200)]
+    previous = [label if rng.random() < 0.9 else not label for label in evaluation_labels]
+    current = [guess if rng.random() < 0.97 else not guess for guess in previous]
+    for version, guesses, trained in (
+        ("recs-v6", previous, start - timedelta(days=8)),
+        ("recs-v7", current, start - timedelta(days=1)),
+    ):
+        accuracy = sum(g == y for g, y in zip(guesses, evaluation_labels, strict=True)) / len(guesses)
+        _check(
+            api.post(
+                f"/systems/{DEMO_SYSTEM}/model-versions",
+                headers=ingest,
+                json={
+                    "version": version,
+                    "trained_at": trained.isoformat(),
+                    "metrics": {"accuracy": accuracy},
+                    "evaluation_set": {
+                        "name": "seekers-2026q1",
+                        "predictions": guesses,
+                        "labels": evaluation_labels,
+                    },
+                    "serving": version == "recs-v7",
+                },
+            )
+        )
+    served = []
+    for i in range(PREDICTIONS):
+        moment = start + (end - start) * (i / PREDICTIONS)
+        opened = rng.random() < 0.93
+        served.append((f"rec-{i}", moment, opened))
+    _check(
+        api.post(
+            f"/systems/{DEMO_SYSTEM}/predictions",
+            headers=ingest,
+            json={
+                "predictions": [
+                    {
+                        "id": pid,
+                        "time": moment.isoformat(),
+                        "model_version": "recs-v7",
+                        "label": True,
+                        "score": 0.8,
+                    }
+                    for pid, moment, _ in served
+                ]
+            },
+        )
+    )
+    labelled = [(pid, opened) for pid, _, opened in served if rng.random() < LABELLED_SHARE]
+    _check(
+        api.post(
+            f"/systems/{DEMO_SYSTEM}/labels",
+            headers=ingest,
+            json={"labels": [{"prediction_id": pid, "label": opened} for pid, opened in labelled]},
+        )
+    )
+    quality = _check(
+        api.get(
+            f"/systems/{DEMO_SYSTEM}/slos/recommendation-accuracy/quality",
+            headers=admin,
+            params={"from": start.isoformat(), "to": end.isoformat()},
+        )
+    )["overall"]
+    churn = _check(api.get(f"/systems/{DEMO_SYSTEM}/slos/retrain-stability/samples", headers=admin))
+    return {
+        "predictions": quality["predictions"],
+        "labelled": quality["labelled"],
+        "labelled_share": round(quality["labelled_share"], 4),
+        "accuracy": round(quality["value"], 4),
+        "retrain_churn": next(s["value"] for s in churn if s["model_version"] is None),
     }
 
 
