@@ -48,6 +48,7 @@ from app.db import SessionFactory, transaction
 from app.measurements import repository as measurements_repository
 from app.ml import repository
 from app.ml.datasets import load_dataset
+from app.ml.evidently_engine import TextDrift, text_drift
 from app.ml.models import DriftScore
 from app.ml.models import ReferenceProfile as StoredProfile
 from app.ml.service import row_is_valid
@@ -100,9 +101,17 @@ def check(
             profiles[key] = _load_or_build_profile(session_factory, slo_id, key, config, base_dir, environ)
         return profiles[key][0]
 
+    text_references: dict[str, dict[str, list[Any]]] = {}
+
+    def text_reference_for(version: str) -> dict[str, list[Any]]:
+        key = version if _per_version(config) else ""
+        if key not in text_references:
+            text_references[key] = _text_reference(config, key, base_dir, environ)
+        return text_references[key]
+
     sample_size = config.get("sample_size")
     seed = int(window_end.timestamp())
-    results: list[tuple[str, float, int, DatasetDrift | None]] = []
+    results: list[tuple[str, float, int, DatasetDrift | None, list[TextDrift]]] = []
     targets = [("", overall)] + ([] if list(groups) == [""] else sorted(groups.items()))
     for version, group in targets:
         if version and len(groups) == 1:
@@ -111,8 +120,16 @@ def check(
             continue
         profile = profile_for(version or latest_version)
         columns, used = _sampled(group, sample_size, seed)
-        value, drift = _measure(metric, column, profile, columns, group, used, config)
-        results.append((version, value, len(used), drift))
+        texts = (
+            [
+                text_drift(name, reference_values, columns.get(name, []))
+                for name, reference_values in text_reference_for(version or latest_version).items()
+            ]
+            if config.get("text_columns") and metric != "invalid_share"
+            else []
+        )
+        value, drift = _measure(metric, column, profile, columns, group, used, config, texts)
+        results.append((version, value, len(used), drift, texts))
     overall_value = results[0][1]
     measured_at = window_start
     built = {key: profile for key, (profile, new) in profiles.items() if new}
@@ -133,7 +150,7 @@ def check(
                 ),
             )
         scores: list[DriftScore] = []
-        for version, value, used_rows, drift in results:
+        for version, value, used_rows, drift, texts in results:
             measurements_repository.put_samples(
                 db_session=db_session,
                 slo_id=slo_id,
@@ -157,6 +174,21 @@ def check(
                     )
                     for result in drift.columns
                 )
+            scores.extend(
+                DriftScore(
+                    slo_id=slo_id,
+                    measured_at=measured_at,
+                    model_version=version,
+                    column_name=text.column,
+                    method=text.method,
+                    threshold=text.threshold,
+                    score=text.score,
+                    drifted=text.drifted,
+                    drift_when="above_percentile",
+                    current_rows=text.current_rows,
+                )
+                for text in texts
+            )
         repository.put_drift_scores(
             db_session=db_session, slo_id=slo_id, measured_at=measured_at, scores=scores
         )
@@ -172,7 +204,14 @@ def _measure(
     group: _Current,
     used: Sequence[int],
     config: Mapping[str, Any],
+    texts: Sequence[TextDrift] = (),
 ) -> tuple[float, DatasetDrift | None]:
+    """The SLI: the share of drifted columns (profiled and text columns alike), one column's score,
+    or the share of invalid rows."""
+    if metric == "column_score" and column is not None:
+        for text in texts:
+            if text.column == column:
+                return text.score, None
     if metric == "invalid_share":
         return _invalid_share(profile, columns, [group.outputs[i] for i in used]), None
     missing = [c.name for c in profile.columns if c.name not in columns]
@@ -193,7 +232,8 @@ def _measure(
         if column is None:
             raise CollectionError("column_score needs sli.column")
         return drift.column(column).score, drift
-    return drift.share_of_drifted_columns, drift
+    drifted = drift.number_of_drifted_columns + sum(text.drifted for text in texts)
+    return drifted / (drift.number_of_columns + len(texts)), drift
 
 
 def _invalid_share(
@@ -330,12 +370,13 @@ def _load_or_build_profile(
         )
         if stored is not None and not _profile_is_stale(db_session, slo_id, stored.built_at, config):
             return ReferenceProfile.from_bytes(stored.profile), False
-    reference = dict(config.get("reference") or {})
-    for key in ("path", "query"):
-        if reference.get(key):
-            reference[key] = str(reference[key]).replace(VERSION_PLACEHOLDER, model_version)
-    frame = load_dataset(reference, base_dir=base_dir, environ=environ, field="evidently.reference")
-    wanted: list[str] = list(config.get("columns") or [str(name) for name in frame.columns])
+    frame = load_dataset(
+        _versioned(config, model_version), base_dir=base_dir, environ=environ, field="evidently.reference"
+    )
+    text = set(config.get("text_columns") or [])
+    wanted: list[str] = [
+        name for name in config.get("columns") or [str(name) for name in frame.columns] if name not in text
+    ]
     unknown = [name for name in wanted if name not in frame.columns]
     if unknown:
         raise CollectionError(f"evidently.columns not in the reference: {', '.join(unknown)}")
@@ -347,9 +388,35 @@ def _load_or_build_profile(
         raise CollectionError(f"the reference could not be profiled: {exc}") from None
 
 
-def _reference_settings(config: Mapping[str, Any]) -> tuple[Any, Any]:
+def _text_reference(
+    config: Mapping[str, Any], model_version: str, base_dir: Path, environ: Mapping[str, str]
+) -> dict[str, list[Any]]:
+    """The reference's text columns, read whole on every check: Evidently's text drift needs them."""
+    frame = load_dataset(
+        _versioned(config, model_version), base_dir=base_dir, environ=environ, field="evidently.reference"
+    )
+    names = list(config.get("text_columns") or [])
+    unknown = [name for name in names if name not in frame.columns]
+    if unknown:
+        raise CollectionError(f"evidently.text_columns not in the reference: {', '.join(unknown)}")
+    return {name: frame[name].tolist() for name in names}
+
+
+def _versioned(config: Mapping[str, Any], model_version: str) -> dict[str, Any]:
+    reference = dict(config.get("reference") or {})
+    for key in ("path", "query"):
+        if reference.get(key):
+            reference[key] = str(reference[key]).replace(VERSION_PLACEHOLDER, model_version)
+    return reference
+
+
+def _reference_settings(config: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     """What a profile is built from: the reference dataset and the columns compared."""
-    return (config.get("reference") or None, config.get("columns") or None)
+    return (
+        config.get("reference") or None,
+        config.get("columns") or None,
+        config.get("text_columns") or None,
+    )
 
 
 def _profile_is_stale(

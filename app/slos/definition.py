@@ -314,6 +314,12 @@ class EvidentlyConfig(FileModel):
         default=None, description="Default: the features pushed in the window."
     )
     columns: list[str] | None = Field(default=None, description="Columns to compare; default: all.")
+    text_columns: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Free-text columns, compared by Evidently's text drift (a domain classifier) on the "
+        "whole reference at every check.",
+    )
     method: str | None = Field(default=None, description="Evidently drift method, e.g. ks, wasserstein, psi.")
     threshold: float | None = Field(default=None, description="Evidently's per-column drift threshold.")
     sample_size: int | None = Field(default=None, ge=100, description="Rows sampled from each dataset.")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +32,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    load_iris,
+    load_linnerud,
+    load_wine,
+)
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
@@ -798,3 +806,52 @@ def test_a_reference_changed_by_re_applying_the_slo_is_profiled_again(deployment
         (profile,) = db_session.scalars(select(ReferenceProfile)).all()
         assert (profile.built_at, profile.reference_rows) == (deployment.clock.now(), len(strong))
         assert set(profile.columns) == set(columns)
+
+
+def _sentences(*loaders: Any) -> list[str]:
+    """Real English text: the sentences of scikit-learn's dataset descriptions."""
+    sentences: list[str] = []
+    for loader in loaders:
+        description = loader().DESCR
+        sentences += [part.strip() for part in re.split(r"[.\n]\s*", description) if len(part.strip()) > 20]
+    return sentences
+
+
+def test_text_columns_are_handed_to_evidently_and_count_in_the_drift_share(deployment: Deployment) -> None:
+    """A free-text column is not fast-pathed: Evidently's text drift judges it on the whole reference.
+    The reference describes the breast cancer and wine datasets; the current hour describes others."""
+    reference_text = _sentences(load_breast_cancer, load_wine)
+    current_text = _sentences(load_diabetes, load_digits, load_iris, load_linnerud)
+    rng = np.random.default_rng(5)
+    reference = pd.DataFrame(
+        {"note": reference_text, "length": [float(len(text)) for text in reference_text]}
+    )
+    reference.to_csv(deployment.definitions / "notes.csv", index=False)
+    deployment.apply(
+        drift_slo(
+            "notes-drift", "{reference: {path: notes.csv}, columns: [length, note], text_columns: [note]}"
+        )
+    )
+    rows = [{"note": text, "length": float(len(text))} for text in current_text]
+    rng.shuffle(rows)
+    deployment.push(rows, start=TEST_START - HOUR, prefix="n")
+    deployment.clock.advance(timedelta(seconds=30))
+
+    report = deployment.collect()
+
+    assert report.failed == []
+    ev = _evidently()
+    definition = ev.DataDefinition(text_columns=["note"], numerical_columns=["length"])
+    snapshot = ev.Report([ev.Preset()]).run(
+        ev.Dataset.from_pandas(pd.DataFrame(rows)[["note", "length"]], data_definition=definition),
+        ev.Dataset.from_pandas(pd.read_csv(deployment.definitions / "notes.csv"), data_definition=definition),
+    )
+    metrics = snapshot.dict()["metrics"]
+    note = next(m for m in metrics if m["config"].get("column") == "note")
+    count = next(m for m in metrics if m["config"]["type"].endswith("DriftedColumnsCount"))
+    scores = {score["column"]: score for score in deployment.scores("notes-drift", TEST_START - HOUR)}
+    assert scores["note"]["method"] == "text_content_drift"
+    assert scores["note"]["score"] == pytest.approx(float(note["value"]), abs=1e-12)
+    assert scores["note"]["drifted"] is True
+    readings = deployment.readings("notes-drift", TEST_START - HOUR)
+    assert readings[None]["value"] == pytest.approx(float(count["value"]["share"]), abs=1e-12)
