@@ -16,6 +16,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.db import MAX_DATABASE_ID, SessionFactory
 from app.errors import InvalidInputError
+from app.timestamps import supported_utc
 
 
 def get_db_session(request: Request) -> Iterator[Session]:
@@ -97,11 +98,17 @@ MAX_QUERY_RANGE = timedelta(days=31)
 def time_range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
     """A query's [from, to): by default the last 24 hours, up to and including now; aware, ordered,
     at most 31 days."""
+    for field, given in (("from", start), ("to", end)):
+        if given is None:
+            continue
+        if given.tzinfo is None:
+            raise InvalidInputError("give a time zone, e.g. 2026-01-05T12:00:00Z", field=field)
+        try:
+            supported_utc(given)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc), field=field) from None
     end = end or now + timedelta(microseconds=1)
     start = start or end - timedelta(days=1)
-    for field, moment in (("from", start), ("to", end)):
-        if moment.tzinfo is None:
-            raise InvalidInputError("give a time zone, e.g. 2026-01-05T12:00:00Z", field=field)
     if not start < end <= start + MAX_QUERY_RANGE:
         raise InvalidInputError("`from` must be before `to`, at most 31 days apart", field="from")
     return start, end

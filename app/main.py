@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.engine import Engine
@@ -121,7 +123,52 @@ def _health_router(engine: Engine) -> APIRouter:
     return router
 
 
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """What a rejected input may be echoed as: JSON-encodable, short, never NaN or a lone surrogate."""
+    if depth > 3:
+        return "…"
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return text if len(text) <= 200 else text[:199] + "…"
+    if isinstance(value, dict):
+        return {str(_json_safe(k, depth + 1)): _json_safe(v, depth + 1) for k, v in list(value.items())[:20]}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item, depth + 1) for item in list(value)[:20]]
+    return _json_safe(repr(value), depth + 1)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes each rejected input as is, which cannot be encoded when it is
+        # NaN, a lone surrogate or bytes that are not UTF-8: the answer itself would fail with 500.
+        errors = []
+        for error in exc.errors():
+            safe = {key: _json_safe(value) for key, value in error.items()}
+            location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+            if location:
+                safe["field"] = ".".join(location)
+            errors.append(safe)
+        return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unstorable_text(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": [
+                    {
+                        "msg": "text contains characters that cannot be stored (an unpaired UTF-16 "
+                        "surrogate such as \\ud800): send valid Unicode"
+                    }
+                ]
+            },
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         detail: dict[str, Any] = {"msg": exc.message}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -11,12 +11,13 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from app.core.budget_policy import FreezeExceptionKind
 from app.core.burn_rate_policy import Severity
 from app.core.windows import parse_window
+from app.timestamps import supported_utc
 
 DURATION_DESCRIPTION = "A whole number and a unit (s, m, h, d or w), e.g. 2h; give this or `{other}`."
 
 
 def _in_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    return supported_utc(value)
 
 
 def _valid_duration(value: str) -> str:

@@ -68,13 +68,21 @@ def window_label(window: timedelta) -> str:
     return f"{seconds}s"
 
 
+MAX_DURATION_SECONDS = 100 * 366 * 86400
+
+
 def parse_window(text: str) -> timedelta:
     """Parse '5m', '1h', '28d', '2w' into a timedelta; raises ValueError on anything else."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     text = text.strip()
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
         raise ValueError(f"invalid duration {text!r}: expected a whole number followed by s, m, h, d or w")
+    if not text[:-1].isascii():
+        raise ValueError(f"invalid duration {text!r}: expected ASCII digits")
     amount = int(text[:-1])
     if amount <= 0:
         raise ValueError(f"invalid duration {text!r}: must be positive")
-    return timedelta(seconds=amount * units[text[-1]])
+    seconds = amount * units[text[-1]]
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"invalid duration {text!r}: longer than 100 years")
+    return timedelta(seconds=seconds)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
@@ -19,6 +19,7 @@ from app.measurements.service import MAX_CLOCK_SKEW, minute_start
 from app.slos import repository as slos_repository
 from app.slos.models import Slo
 from app.systems.models import System
+from app.timestamps import Timestamp
 
 MAX_RUNS_PER_BATCH = 10_000
 
@@ -29,8 +30,8 @@ class JobRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job: Annotated[str, Field(min_length=1, max_length=200, description="The job's name.")]
-    started_at: AwareDatetime = Field(description="When the run started; timezone required.")
-    finished_at: AwareDatetime = Field(
+    started_at: Timestamp = Field(description="When the run started; timezone required.")
+    finished_at: Timestamp = Field(
         description="When the run ended; timezone required. The run counts in this minute."
     )
     outcome: JobOutcome

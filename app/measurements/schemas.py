@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -20,6 +19,8 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict
 
+from app.timestamps import Timestamp
+
 MAX_EVENTS_PER_BATCH = 10_000
 
 Latency = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -29,7 +30,7 @@ Outcome = Literal["success", "error"]
 class RequestEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    time: AwareDatetime = Field(description="When the request was served; timezone required.")
+    time: Timestamp = Field(description="When the request was served; timezone required.")
     latency_ms: Latency
     outcome: Outcome
 
@@ -45,7 +46,7 @@ class RequestEventColumnBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    time: list[AwareDatetime] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+    time: list[Timestamp] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
     latency_ms: list[Latency] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
     outcome: list[Outcome] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
 
@@ -73,7 +74,7 @@ class RequestEventColumns:
 class _EventRow(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    time: AwareDatetime
+    time: Timestamp
     latency_ms: Latency
     outcome: Outcome
 
@@ -87,7 +88,7 @@ class _RowBody(TypedDict):
 class _ColumnBody(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    time: Annotated[list[AwareDatetime], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
+    time: Annotated[list[Timestamp], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
     latency_ms: Annotated[list[Latency], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
     outcome: Annotated[list[Outcome], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
 

@@ -13,18 +13,23 @@ from sqlalchemy.orm import Session
 
 from app.ml.models import DriftScore, LabelProblem, ModelVersion, Prediction, ReferenceProfile
 
+# Rows per INSERT: each row binds one parameter per column, and a statement takes at most 65,535.
+_INSERT_BATCH = 2_000
+
 
 def insert_predictions(*, db_session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Store new predictions; ids already stored are left as they are. Returns the ids inserted."""
-    if not rows:
-        return set()
-    inserted = db_session.scalars(
-        insert(Prediction)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=[Prediction.system_id, Prediction.prediction_id])
-        .returning(Prediction.prediction_id)
-    )
-    return set(inserted)
+    inserted: set[str] = set()
+    for offset in range(0, len(rows), _INSERT_BATCH):
+        inserted.update(
+            db_session.scalars(
+                insert(Prediction)
+                .values(list(rows[offset : offset + _INSERT_BATCH]))
+                .on_conflict_do_nothing(index_elements=[Prediction.system_id, Prediction.prediction_id])
+                .returning(Prediction.prediction_id)
+            )
+        )
+    return inserted
 
 
 def predictions_for_update(

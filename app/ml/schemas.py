@@ -7,7 +7,9 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.timestamps import Timestamp
 
 MAX_PER_BATCH = 10_000
 
@@ -25,7 +27,7 @@ class PredictionIn(_Strict):
     the positive class, or `probabilities` by class); regressors send `value`."""
 
     id: Identifier = Field(description="The prediction's id; labels refer to it.")
-    time: AwareDatetime = Field(description="When the prediction was served; timezone required.")
+    time: Timestamp = Field(description="When the prediction was served; timezone required.")
     model_version: Identifier
     data_version: Identifier | None = None
     label: LabelValue | None = Field(default=None, description="Predicted class (classifiers).")
@@ -100,7 +102,7 @@ class EvaluationSet(_Strict):
 
 class ModelVersionIn(_Strict):
     version: Identifier
-    trained_at: AwareDatetime
+    trained_at: Timestamp
     data_version: Identifier | None = None
     outcome: Literal["succeeded", "failed"] = "succeeded"
     metrics: dict[str, float] = Field(default_factory=dict, description="Quality on the evaluation set.")
@@ -138,7 +140,7 @@ class ModelVersionRead(BaseModel):
 class ReadingIn(_Strict):
     """A reading computed elsewhere (an offline robustness run, say), pushed for a `push` value SLI."""
 
-    time: AwareDatetime
+    time: Timestamp
     value: float = Field(allow_inf_nan=False)
     model_version: Identifier | None = None
     data_version: Identifier | None = None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from app.db import MAX_DATABASE_ID
+from app.timestamps import supported_utc
 
 BreachId = Annotated[int, Field(ge=1, le=MAX_DATABASE_ID)]
 Text = Annotated[str, Field(max_length=20_000)]
@@ -38,6 +39,9 @@ class ActionItemStatus(enum.StrEnum):
     DONE = "done"
 
 
+URL_LIMIT = 2083
+
+
 class ActionItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -47,6 +51,14 @@ class ActionItem(BaseModel):
     owner: ShortText
     tracker_url: HttpUrl | None = None
     status: ActionItemStatus = ActionItemStatus.OPEN
+
+    @field_validator("tracker_url")
+    @classmethod
+    def _fits_once_normalised(cls, url: HttpUrl | None) -> HttpUrl | None:
+        # Normalising can lengthen a URL (a "/" after the host); it must still be readable back.
+        if url is not None and len(str(url)) > URL_LIMIT:
+            raise ValueError(f"URL should have at most {URL_LIMIT} characters once normalised")
+        return url
 
 
 class LessonsLearned(BaseModel):
@@ -66,7 +78,7 @@ class TimelineEntry(BaseModel):
     @field_validator("at")
     @classmethod
     def _in_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        return supported_utc(value)
 
 
 def _unique_breach_ids(breach_ids: list[int]) -> list[int]:

@@ -296,6 +296,8 @@ def _parse_yaml(display_path: str, text: str) -> tuple[Node | None, Any, list[Sl
         return None, None, [SloFileError(display_path, mark.line + 1, "", message, column=mark.column + 1)]
     except yaml.YAMLError as exc:
         return None, None, [SloFileError(display_path, None, "", f"invalid YAML: {exc}")]
+    except RecursionError:
+        return None, None, [SloFileError(display_path, None, "", "invalid YAML: nested too deeply")]
     finally:
         loader.dispose()
     return root, data, []
