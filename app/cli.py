@@ -46,11 +46,11 @@ def serve(
     """Run the API and the scheduler (evaluation and notification delivery)."""
     import uvicorn
 
-    from app.runtime import build_service, open_database
+    from app.runtime import build_service, open_database, release_database
 
     settings = _settings()
     database = open_database(settings, migrate=migrate)
-    app = build_service(settings, database)
+    app = build_service(settings, database, on_shutdown=[lambda: release_database(settings, database)])
     uvicorn.run(
         app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level.lower()
     )

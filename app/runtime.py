@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -14,7 +15,13 @@ from sqlalchemy.engine import Engine
 from app import migrations
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.db import SessionFactory, create_db_engine, create_session_factory, resolve_database_url
+from app.db import (
+    SessionFactory,
+    create_db_engine,
+    create_session_factory,
+    embedded_postgres,
+    resolve_database_url,
+)
 from app.jobs import JobContext
 from app.main import AppDependencies, create_app
 from app.scheduling import build_scheduler
@@ -67,9 +74,15 @@ def run_scheduler(settings: Settings, database: Database, *, clock: Clock | None
 
 
 def build_service(
-    settings: Settings, database: Database, *, clock: Clock | None = None, with_scheduler: bool = True
+    settings: Settings,
+    database: Database,
+    *,
+    clock: Clock | None = None,
+    with_scheduler: bool = True,
+    on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
-    """The API app; with the scheduler started and stopped alongside it when asked."""
+    """The API app; with the scheduler started and stopped alongside it when asked, and `on_shutdown`
+    run after it stops."""
     clock = clock or SystemClock()
     deps = AppDependencies(
         settings=settings, engine=database.engine, session_factory=database.session_factory, clock=clock
@@ -87,4 +100,14 @@ def build_service(
         deps.on_startup.append(scheduler.start)
         deps.on_shutdown.append(lambda: scheduler.shutdown(wait=True))
         deps.on_shutdown.append(http_client.close)
+    deps.on_shutdown.extend(on_shutdown)
     return create_app(deps)
+
+
+def release_database(settings: Settings, database: Database) -> None:
+    """Close the connections and, for the embedded Postgres, this process's hold on it: the server
+    stops when no other mlslo process uses it. `mlslo serve` does this while shutting down, since
+    its server process then ends by the signal that stopped it, before exit handlers could run."""
+    database.engine.dispose()
+    if settings.database_url is None:
+        embedded_postgres(settings.data_dir).stop()
