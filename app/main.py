@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -100,8 +101,29 @@ def _api_router() -> APIRouter:
         breach_drafts_router,
         collectors_router,
     ):
-        api.include_router(router)
+        api.include_router(router, responses=ERROR_RESPONSES)
     return api
+
+
+class ErrorDetail(BaseModel):
+    msg: str
+    loc: list[str] | None = None
+    field: str | None = Field(default=None, description="The field at fault, dotted (e.g. events.3.time).")
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorDetail]
+
+
+# Every endpoint may answer these; documented so that clients (and schema-driven tests) expect them.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The request cannot be read."},
+    401: {"model": ErrorResponse, "description": "No API key, or an unknown one."},
+    403: {"model": ErrorResponse, "description": "The key lacks the scope, or is bound to another system."},
+    404: {"model": ErrorResponse, "description": "No such system, SLO, breach or other resource."},
+    409: {"model": ErrorResponse, "description": "Conflicts with the current state (already exists, ...)."},
+    422: {"model": ErrorResponse, "description": "Invalid input; `field` names what is wrong."},
+}
 
 
 def _health_router(engine: Engine) -> APIRouter:
