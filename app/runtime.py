@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,10 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # APScheduler logs every run of every job at INFO; the jobs log what they changed.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    # pgserver logs each pg_ctl command line and its output at INFO; app.db says when it starts.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # pgserver asks platformdirs for a runtime directory, which warns on machines without one.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @dataclass
