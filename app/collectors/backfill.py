@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.collectors.prometheus import range_counts, range_values
@@ -27,7 +26,6 @@ from app.core.sample_budgeting import Sample
 from app.core.sli_catalog import Source
 from app.errors import ConflictError, InvalidInputError
 from app.measurements import repository as measurements_repository
-from app.measurements.models import SloMinuteCount
 from app.measurements.service import minute_start
 from app.slos.models import Slo
 
@@ -88,7 +86,9 @@ def backfill_prometheus(
     reads = reads_of(slo)
     if reads is not Reads.COUNTS:
         return _backfill_readings(db_session, http_client, base_url, slo, config, reads, start, end, step)
-    first_existing = _first_minute_counted(db_session, slo.id, start, end)
+    first_existing = measurements_repository.first_counted_minute(
+        db_session=db_session, slo_id=slo.id, start=start, end=end
+    )
     if first_existing is not None:
         raise ConflictError(
             f"SLO {slo.name!r} already has counts from {first_existing.isoformat()} in the range; "
@@ -164,17 +164,3 @@ def _check_range(start: datetime, end: datetime, step: timedelta) -> None:
             raise ValueError(f"the backfill {name} must be on a whole minute, got {moment.isoformat()}")
     if end <= start:
         raise ValueError("the backfill end must be after its start")
-
-
-def _first_minute_counted(
-    db_session: Session, slo_id: int, start: datetime, end: datetime
-) -> datetime | None:
-    first: datetime | None = db_session.execute(
-        select(SloMinuteCount.minute)
-        .where(SloMinuteCount.slo_id == slo_id)
-        .where(SloMinuteCount.minute >= start)
-        .where(SloMinuteCount.minute < end)
-        .order_by(SloMinuteCount.minute)
-        .limit(1)
-    ).scalar_one_or_none()
-    return first

@@ -288,6 +288,21 @@ def delete_samples_before(*, db_session: Session, cutoff: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def first_counted_minute(
+    *, db_session: Session, slo_id: int, start: datetime, end: datetime
+) -> datetime | None:
+    """The earliest minute with counts in [start, end)."""
+    first: datetime | None = db_session.scalar(
+        select(SloMinuteCount.minute)
+        .where(SloMinuteCount.slo_id == slo_id)
+        .where(SloMinuteCount.minute >= start)
+        .where(SloMinuteCount.minute < end)
+        .order_by(SloMinuteCount.minute)
+        .limit(1)
+    )
+    return first
+
+
 def last_counted_minute(*, db_session: Session, slo_id: int, before: datetime) -> datetime | None:
     """The latest minute with counts before `before` (late-labelled SLIs end their windows there)."""
     last: datetime | None = db_session.scalar(
