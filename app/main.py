@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
@@ -163,6 +164,31 @@ def _json_safe(value: Any, depth: int = 0) -> Any:
     return _json_safe(repr(value), depth + 1)
 
 
+def _field_with_nul(body: bytes) -> str | None:
+    """The dotted path of the first text in a JSON body that holds a NUL character."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+
+    def walk(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+        if isinstance(value, str):
+            return path if "\x00" in value else None
+        items = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        )
+        for key, item in items:
+            if isinstance(key, str) and "\x00" in key:
+                return (*path, key)
+            found = walk(item, (*path, str(key)))
+            if found is not None:
+                return found
+        return None
+
+    found = walk(document, ())
+    return ".".join(found) if found else None
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -202,13 +228,15 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": [detail]}, status_code=exc.status_code)
 
     @app.exception_handler(DataError)
-    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
         # Values Postgres refuses (a NUL byte in text, a number out of range) are the caller's input.
         message = str(getattr(exc.orig, "args", [exc])[0]).splitlines()[0]
-        return JSONResponse(
-            {"detail": [{"msg": f"invalid value: {message}"}]},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        detail: dict[str, Any] = {"msg": f"invalid value: {message}"}
+        refuses_nul = "NUL" in message or "unsupported Unicode escape" in message
+        field = _field_with_nul(await request.body()) if refuses_nul else None
+        if field is not None:
+            detail |= {"loc": ["body", *field.split(".")], "field": field}
+        return JSONResponse({"detail": [detail]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -157,3 +157,25 @@ def test_a_tracker_url_that_grows_when_normalised_is_refused(
     assert any("tracker_url" in str(error.get("field", "")) for error in answer.json()["detail"]), (
         answer.json()
     )
+
+
+def test_text_with_a_nul_character_is_refused_naming_its_field(
+    client: TestClient, admin_headers: dict[str, str], recommender: None, clock: ManualClock
+) -> None:
+    at = (clock.now() - timedelta(minutes=5)).isoformat()
+    cases = [
+        ("/api/v1/systems", {"name": "other", "description": "a\u0000b"}, "description"),
+        (
+            SYSTEM + "/predictions",
+            {
+                "predictions": [
+                    {"id": "n", "time": at, "model_version": "v1", "label": 1, "features": {"x": "\u0000"}}
+                ]
+            },
+            "predictions.0.features.x",
+        ),
+    ]
+    for path, body, field in cases:
+        answer = client.post(path, json=body, headers=admin_headers)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0].get("field") == field, (path, answer.json())
