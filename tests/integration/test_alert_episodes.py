@@ -21,13 +21,15 @@ from app.demo.slack_receiver import SlackReceiver
 from app.evaluation import routing
 from app.evaluation import service as evaluation_service
 from app.evaluation.models import Breach
+from app.jobs import JobContext
 from app.measurements import repository as measurements_repository
 from app.notifications import service as notifications_service
+from app.notifications.jobs import deliver_notifications
 from app.notifications.models import Notification
 from app.notifications.pagerduty import PagerDutySender
 from app.notifications.service import Targets
 from app.notifications.slack import SlackWebhookNotifier
-from app.notifications.webhook import SignedWebhookSender
+from app.notifications.webhook import SignedWebhookSender, verify_signature
 from app.slos.models import Slo
 from app.systems.models import Phase, System
 from tests.factories import create_slo, create_system
@@ -398,3 +400,39 @@ def test_a_page_triggers_and_resolves_one_pagerduty_incident_and_tickets_never_p
     assert sent[0]["payload"]["severity"] == "critical"
     # The routing key is added when sending, never stored in the outbox.
     assert all("R0UT1NG" not in str(n.payload) for n in _notifications(db_session, "pagerduty"))
+
+
+def test_the_delivery_job_sends_to_every_configured_target(
+    db_session: Session, session_factory: SessionFactory, clock: ManualClock, settings: Settings
+) -> None:
+    with RecordingReceiver(Reply(200, "ok")) as receiver:
+        configured = settings.model_copy(
+            update={
+                "slack_webhook_url": SecretStr(receiver.url("/slack")),
+                "webhook_url": SecretStr(receiver.url("/webhook")),
+                "webhook_secret": SecretStr("s3cret"),
+                "pagerduty_routing_key": SecretStr("R0UT1NG"),
+                "pagerduty_events_url": receiver.url("/pagerduty"),
+                "retrain_webhook_url": SecretStr(receiver.url("/retrain")),
+            }
+        )
+        system = create_system(db_session, clock)
+        _burn(db_session, clock, _ml_slo(db_session, clock, system), minutes=60, bad_per_100=70)
+        _evaluate(db_session, clock, configured)
+        db_session.commit()
+        with httpx.Client() as http:
+            report = deliver_notifications(
+                JobContext(
+                    settings=configured, session_factory=session_factory, clock=clock, http_client=http
+                )
+            )
+        paths = sorted(request.path for request in receiver.requests)
+    assert len(report.sent) == 4
+    assert paths == ["/pagerduty", "/retrain", "/slack", "/webhook"]
+    signed = next(request for request in receiver.requests if request.path == "/webhook")
+    assert verify_signature(
+        "s3cret",
+        signed.header("X-Mlslo-Timestamp") or "",
+        signed.body,
+        signed.header("X-Mlslo-Signature") or "",
+    )
