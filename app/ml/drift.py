@@ -334,19 +334,17 @@ def _current_groups(
         rows = len(frame)
         return {"": _Current(columns=columns, outputs=[(None, None, None)] * rows, rows=rows)} if rows else {}
     with transaction(session_factory) as db_session:
-        predictions = repository.predictions_between(
-            db_session=db_session, system_id=system_id, start=start, end=end
-        )
+        served = repository.features_between(db_session=db_session, system_id=system_id, start=start, end=end)
         groups: dict[str, _Current] = {}
-        for prediction in predictions:
-            if prediction.features is None:
+        for model_version, predicted_at, features, score, predicted_value, probabilities in served:
+            if features is None:  # stored as JSON null
                 continue
-            group = groups.setdefault(prediction.model_version, _Current(columns={}, outputs=[], rows=0))
-            for name in set(group.columns) | set(prediction.features):
-                group.columns.setdefault(name, [None] * group.rows).append(prediction.features.get(name))
-            group.outputs.append((prediction.score, prediction.predicted_value, prediction.probabilities))
+            group = groups.setdefault(model_version, _Current(columns={}, outputs=[], rows=0))
+            for name in set(group.columns) | set(features):
+                group.columns.setdefault(name, [None] * group.rows).append(features.get(name))
+            group.outputs.append((score, predicted_value, probabilities))
             group.rows += 1
-            group.served_last = prediction.predicted_at
+            group.served_last = predicted_at
     return groups
 
 

@@ -65,6 +65,25 @@ def predictions_between(
     return db_session.scalars(statement).all()
 
 
+def features_between(*, db_session: Session, system_id: int, start: datetime, end: datetime) -> Sequence[Any]:
+    """What drift checks read of the predictions served in [start, end): (model_version,
+    predicted_at, features, score, predicted_value, probabilities), oldest first."""
+    return db_session.execute(
+        select(
+            Prediction.model_version,
+            Prediction.predicted_at,
+            Prediction.features,
+            Prediction.score,
+            Prediction.predicted_value,
+            Prediction.probabilities,
+        )
+        .where(Prediction.system_id == system_id)
+        .where(Prediction.predicted_at >= start)
+        .where(Prediction.predicted_at < end)
+        .order_by(Prediction.predicted_at, Prediction.prediction_id)
+    ).all()
+
+
 def prediction_counts_by_version(
     *, db_session: Session, system_id: int, start: datetime, end: datetime
 ) -> dict[str, tuple[int, int]]:
