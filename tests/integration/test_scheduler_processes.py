@@ -68,7 +68,8 @@ def test_two_schedulers_collect_each_slot_once_and_survive_a_kill(
                 "kind": "error_rate",
                 "source": "http_probe",
                 "collect_every": "2s",
-                "http_probe": {"url": endpoint.url, "timeout": "1s"},
+                # Generous: on a loaded machine a probe must not time out and look like a lost slot.
+                "http_probe": {"url": endpoint.url, "timeout": "5s"},
             }
         }
         db_session.commit()
@@ -97,7 +98,7 @@ def test_two_schedulers_collect_each_slot_once_and_survive_a_kill(
     assert len(slots) >= 6
     assert all(later - earlier == INTERVAL for earlier, later in itertools.pairwise(slots))
     # Each finished slot probed the endpoint once; at most the slot in flight at the kill did not finish.
-    finished = [run for run in runs if run.outcome == "ok"]
+    finished = [run for run in runs if run.finished_at is not None]
     assert len(runs) - len(finished) <= 1
     assert endpoint.hits in (len(finished), len(finished) + 1)
     # The survivor collected every slot from one interval after the kill on.
