@@ -179,13 +179,27 @@ def reference_profile(*, db_session: Session, slo_id: int, model_version: str) -
 
 
 def replace_reference_profile(*, db_session: Session, profile: ReferenceProfile) -> None:
-    """Store a profile, replacing the SLO's profile for the same model version."""
+    """Store a profile, replacing the SLO's profile for the same model version. An upsert, so two
+    processes that built the same profile at once both succeed (the profiles are equal)."""
+    statement = insert(ReferenceProfile).values(
+        slo_id=profile.slo_id,
+        model_version=profile.model_version,
+        built_at=profile.built_at,
+        reference_rows=profile.reference_rows,
+        columns=profile.columns,
+        profile=profile.profile,
+    )
     db_session.execute(
-        delete(ReferenceProfile).where(
-            ReferenceProfile.slo_id == profile.slo_id, ReferenceProfile.model_version == profile.model_version
+        statement.on_conflict_do_update(
+            index_elements=[ReferenceProfile.slo_id, ReferenceProfile.model_version],
+            set_={
+                "built_at": statement.excluded.built_at,
+                "reference_rows": statement.excluded.reference_rows,
+                "columns": statement.excluded.columns,
+                "profile": statement.excluded.profile,
+            },
         )
     )
-    db_session.add(profile)
 
 
 def put_drift_scores(
