@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from app.core.phase_policy import policy_for
 from app.core.sli_catalog import SliFamily, SliKind, kind_info
-from app.notifications.messages import BreachAlert, NotificationEvent
-from app.notifications.service import Targets, targets_for
+from app.notifications.messages import NotificationEvent
+from app.notifications.service import Targets, targets_for_event
 from app.slos.models import Slo
 from app.systems.models import System
 
@@ -86,35 +86,17 @@ def decide(
         reasons.append(f"a page goes to {channel}, the {slo.owner_side} owner's page channel")
     else:
         reasons.append(f"a {severity} goes to {channel}, the {slo.owner_side} owner's channel")
-    probe = BreachAlert(
-        event=NotificationEvent.FIRED,
-        breach_id=0,
-        severity=severity,
-        system=system.name,
-        phase=system.phase,
-        slo=slo.name,
-        objective=slo.objective,
-        period=slo.period,
-        sli=None,
-        long_window=None,
-        short_window=None,
-        long_burn_rate=None,
-        short_burn_rate=None,
-        burn_rate_threshold=None,
-        error_budget_remaining=1.0,
-        time_to_exhaustion=None,
-        owner=owner,
-        owner_channel=channel,
-        opened_at=system.created_at,
-        resolved_at=None,
-        peak_burn_rate=0.0,
-        budget_consumed_share=None,
-        dashboard_url="",
-        breach_url="",
-        postmortem_url="",
-        sli_family=family.value,
+    chosen = (
+        targets_for_event(
+            targets,
+            event=NotificationEvent.FIRED,
+            severity=severity,
+            sli_family=family.value,
+            data_missing=False,
+        )
+        if allowed
+        else []
     )
-    chosen = targets_for(probe, targets) if allowed else []
     if allowed:
         reasons.append(f"targets: {', '.join(chosen) if chosen else 'none configured'}")
     if silence_id is not None and allowed:

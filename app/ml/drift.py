@@ -55,7 +55,6 @@ from app.ml.service import row_is_valid
 from app.slos import repository as slos_repository
 
 VERSION_PLACEHOLDER = "{model_version}"
-DEFAULT_DRIFT_SHARE = 0.5
 
 
 @dataclass
@@ -219,13 +218,7 @@ def _measure(
         raise CollectionError(f"the current data lacks the reference's columns: {', '.join(missing)}")
     arrays = {c.name: _as_array(c, columns[c.name]) for c in profile.columns}
     try:
-        drift = dataset_drift(
-            profile,
-            arrays,
-            drift_share=float(config.get("drift_share") or DEFAULT_DRIFT_SHARE),
-            method=config.get("method"),
-            threshold=config.get("threshold"),
-        )
+        drift = dataset_drift(profile, arrays, method=config.get("method"), threshold=config.get("threshold"))
     except (KeyError, ValueError) as exc:
         raise CollectionError(f"drift could not be computed: {exc}") from None
     if metric == "column_score":

@@ -381,9 +381,10 @@ def quality_report(
 
 def _group(slo: Slo, version: str | None, rows: Sequence[Prediction]) -> QualityGroup:
     labelled = [row for row in rows if row.label is not None]
-    if slo.metric in ("invalid_share", "valid_rows"):
-        share = slice_value(slo, rows) if slo.metric == "invalid_share" else _valid_share(rows)
-        value = share
+    if slo.metric == "invalid_share":
+        value = slice_value(slo, rows)
+    elif slo.metric == "valid_rows":
+        value = _valid_share(rows)
     else:
         value = label_metric(slo, labelled) if labelled else None
     return QualityGroup(

@@ -54,7 +54,7 @@ from pydantic import SecretStr
 
 from app.core.windows import window_label
 from app.notifications.messages import BreachAlert, NotificationEvent
-from app.notifications.slack import DeliveryResult
+from app.notifications.slack import DeliveryResult, parse_retry_after
 from app.notifications.slack_message import duration, percent, rate, truncate
 from app.notifications.webhook import (
     ERROR_BODY_LIMIT,
@@ -62,7 +62,6 @@ from app.notifications.webhook import (
     encode_body,
     finite_number,
     iso_utc,
-    parse_retry_after,
     scrub,
 )
 from app.redaction import register_secret

@@ -58,22 +58,30 @@ class Targets:
 
 
 def targets_for(alert: BreachAlert, targets: Targets) -> list[str]:
-    """Where one alert event goes. Slack and the generic webhook get every event; PagerDuty gets
-    pages only (trigger on fire, escalation and repeat; resolve on resolution, with the same
-    dedup key); the training pipeline is called once per episode, when an ML SLO starts burning."""
+    """Where one alert event goes (see `targets_for_event`)."""
+    return targets_for_event(
+        targets,
+        event=alert.event,
+        severity=alert.severity,
+        sli_family=alert.sli_family,
+        data_missing=alert.data_missing_since is not None,
+    )
+
+
+def targets_for_event(
+    targets: Targets, *, event: NotificationEvent, severity: str, sli_family: str, data_missing: bool
+) -> list[str]:
+    """Slack and the generic webhook get every event; PagerDuty gets pages only (trigger on fire,
+    escalation and repeat; resolve on resolution, with the same dedup key); the training pipeline
+    is called once per episode, when an ML SLO starts burning."""
     chosen = []
     if targets.slack:
         chosen.append(SLACK)
     if targets.webhook:
         chosen.append(WEBHOOK)
-    if targets.pagerduty and alert.severity == "page":
+    if targets.pagerduty and severity == "page":
         chosen.append(PAGERDUTY)
-    if (
-        targets.retrain
-        and alert.sli_family == "ml"
-        and alert.event is NotificationEvent.FIRED
-        and alert.data_missing_since is None
-    ):
+    if targets.retrain and sli_family == "ml" and event is NotificationEvent.FIRED and not data_missing:
         chosen.append(RETRAIN)
     return chosen
 

@@ -3,8 +3,10 @@ never stored, and never part of an error message."""
 
 from __future__ import annotations
 
+import email.utils
+import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -41,14 +43,26 @@ class SlackWebhookNotifier:
         error = f"HTTP {response.status_code}: {response.text[:200]}"
         retry_after = None
         if response.status_code == 429:
-            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
         return DeliveryResult(delivered=False, error=error, retry_after=retry_after)
 
 
-def _parse_retry_after(value: str | None) -> timedelta | None:
-    if value is None:
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """A `Retry-After` header, either delay seconds or an HTTP date (RFC 9110); None if absent/invalid.
+    Shared by every sender."""
+    if value is None or not value.strip():
         return None
+    text = value.strip()
     try:
-        return timedelta(seconds=max(0.0, float(value)))
+        seconds = float(text)
     except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return max(timedelta(0), moment - now)
+    if not math.isfinite(seconds):
         return None
+    return timedelta(seconds=max(0.0, seconds))

@@ -64,7 +64,6 @@ received (before parsing), and reject stale timestamps with `timestamp_is_fresh`
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
 import json
@@ -79,7 +78,7 @@ from pydantic import SecretStr
 
 from app.core.windows import window_label
 from app.notifications.messages import BreachAlert
-from app.notifications.slack import DeliveryResult
+from app.notifications.slack import DeliveryResult, parse_retry_after
 from app.redaction import REDACTED, register_secret
 
 WEBHOOK_FORMAT_VERSION = 1
@@ -219,26 +218,6 @@ def timestamp_is_fresh(
         return False
     current = (now or datetime.now(UTC)).timestamp()
     return abs(current - int(timestamp)) <= tolerance.total_seconds()
-
-
-def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """A `Retry-After` header, either delay seconds or an HTTP date (RFC 9110); None if absent/invalid."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return max(timedelta(0), moment - now)
-    if not math.isfinite(seconds):
-        return None
-    return timedelta(seconds=max(0.0, seconds))
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
